@@ -1,0 +1,306 @@
+"""SQLite session store shared by the terminal chat, the Slack bot and batch.
+
+The schema grows only through named migrations appended to `MIGRATIONS` (never edit or
+reorder one that has shipped); every store migrates on open, so old and new files behave alike.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from pydantic import BaseModel
+
+from agent.errors import UserError
+from agent.types import InterviewState
+
+log = logging.getLogger(__name__)
+
+TITLE_CHARS = 60
+SEEN_EVENTS_KEEP = timedelta(days=7)  # Slack retries within minutes; a week keeps the table small
+EMPTY_USAGE = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "est_cost_usd": 0.0}
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _sql(*statements: str) -> Migration:
+    """A migration that runs these statements in order."""
+    def run(conn: sqlite3.Connection) -> None:
+        for statement in statements:
+            conn.execute(statement)
+    return run
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("m001_sessions", _sql(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, channel TEXT NOT NULL, key TEXT,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, title TEXT NOT NULL DEFAULT '',"
+        " state TEXT NOT NULL, decision TEXT, usage TEXT NOT NULL)",
+        "CREATE UNIQUE INDEX sessions_channel_key ON sessions (channel, key) WHERE key IS NOT NULL",
+    )),
+    ("m002_seen_events", _sql("CREATE TABLE seen_events (event_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL)")),
+    ("m003_sessions_updated_index", _sql("CREATE INDEX sessions_updated_at ON sessions (updated_at)")),
+]
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error (conn must be in autocommit mode)."""
+    # IMMEDIATE takes the write lock up front, so a busy database waits (busy_timeout) at
+    # BEGIN instead of failing mid-transaction when a read would upgrade to a write.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _applied(conn: sqlite3.Connection) -> set[str]:
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='_migrations'").fetchone():
+        return set()
+    return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+
+def migrate(conn: sqlite3.Connection, migrations: Optional[list[tuple[str, Migration]]] = None) -> None:
+    """Apply, in order and in one transaction, every migration not yet recorded in `_migrations`."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    # A plain read first, so an up-to-date database opens without taking the write lock.
+    if {name for name, _ in migrations} <= _applied(conn):
+        return
+    with _transaction(conn):
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        applied = _applied(conn)  # again: another process may have migrated in the meantime
+        for name, fn in migrations:
+            if name not in applied:
+                fn(conn)
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, _now()))
+
+
+class SessionRecord(BaseModel):
+    """One stored conversation: where it came from, its interview state and what it cost."""
+
+    id: str
+    channel: str
+    key: Optional[str] = None
+    created_at: datetime
+    updated_at: datetime
+    title: str = ""
+    decision: Optional[str] = None
+    usage: dict
+    state: InterviewState
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json")
+
+    def to_markdown(self) -> str:
+        """A readable transcript: title, decision, each question and answer, usage."""
+        u = {**EMPTY_USAGE, **self.usage}
+        lines = [f"# {self.title or '(untitled session)'}", "",
+                 f"- Session: `{self.id}` ({self.channel}{', ' + self.key if self.key else ''})",
+                 f"- Started {self.created_at:%Y-%m-%d %H:%M}, updated {self.updated_at:%Y-%m-%d %H:%M} (UTC)",
+                 f"- Decision: **{self.decision or 'not yet'}**", ""]
+        if self.state.description:
+            lines += ["## Description", "", self.state.description, ""]
+        asked = [e for e in self.state.history if e.question]
+        lines += ["## Transcript", ""] if asked else []
+        for e in asked:
+            answer = f"**A:** {e.answer}" if e.answer is not None else "_(no answer yet)_"
+            lines += [f"**Q:** {e.question}", "", answer, ""]
+        lines += ["## Usage", "", f"{u['calls']} model call(s), {u['prompt_tokens']} prompt + "
+                  f"{u['completion_tokens']} completion tokens, about ${u['est_cost_usd']:.4f}"]
+        return "\n".join(lines) + "\n"
+
+
+_clock = threading.Lock()
+_last = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _now() -> str:
+    """Fixed-width ISO UTC (so text order is time order), strictly increasing in this process."""
+    global _last
+    with _clock:  # a save right after a create must still win `latest` on a coarse clock
+        _last = max(datetime.now(timezone.utc), _last + timedelta(microseconds=1))
+        return _last.isoformat(timespec="microseconds")
+
+
+def _title(description: str) -> str:
+    text = " ".join(description.split())
+    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _row_values(state: InterviewState) -> tuple:
+    """The state as stored: JSON text, decision and title."""
+    decision = state.recommendation.decision if state.recommendation else None
+    text = json.dumps(state.model_dump(mode="json"), ensure_ascii=False)
+    return text, decision, _title(state.description)
+
+
+def _missing(session_id: str) -> UserError:
+    return UserError(f"no session {session_id!r}: see 'advisor sessions list'")
+
+
+class SessionStore:
+    """Sessions in one SQLite file; safe to share between threads (one connection, one lock)."""
+
+    def __init__(self, path: Path, busy_timeout_ms: int = 5000):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        with self._errors():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # timeout= is sqlite's busy_timeout; isolation_level=None so we issue every BEGIN.
+            self._conn = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000,
+                                         isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        try:
+            with self._errors():
+                # WAL lets the Slack bot read while a chat writes; FULL syncs every commit so a
+                # save that returned survives power loss too, not only a killed process.
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=FULL")
+                migrate(self._conn)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "SessionStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn sqlite's errors about the file into one line the user can act on."""
+        try:
+            yield
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise  # our bugs, not the user's file
+        except sqlite3.DatabaseError as e:
+            where = f"session database {self.path}"
+            if getattr(e, "sqlite_errorname", "").startswith("SQLITE_BUSY") or "locked" in str(e):
+                raise UserError(f"{where} is locked by another advisor process; try again") from e
+            raise UserError(f"{where} is unreadable ({e}); "
+                            "move it aside or set ADVISOR_HOME to use another folder") from e
+        except OSError as e:  # e.g. ADVISOR_HOME points at a file or a read-only folder
+            raise UserError(f"cannot create folder {self.path.parent} ({e.strerror}); "
+                            "set ADVISOR_HOME to a writable folder") from e
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors():
+            yield self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors(), _transaction(self._conn) as conn:
+            yield conn
+
+    def _record(self, row: sqlite3.Row) -> SessionRecord:
+        try:
+            return SessionRecord(**{**dict(row), "usage": json.loads(row["usage"]),
+                                    "state": InterviewState.model_validate_json(row["state"])})
+        except ValueError as e:  # bad JSON or failed validation (pydantic's error is a ValueError)
+            reason = str(e).splitlines()[0]
+            raise UserError(f"session {row['id']!r} in {self.path} is damaged ({reason}); "
+                            f"delete it with 'advisor sessions delete {row['id']}'") from e
+
+    def _one(self, where: str, params: tuple) -> Optional[SessionRecord]:
+        with self._read() as conn:
+            row = conn.execute(f"SELECT * FROM sessions WHERE {where} LIMIT 1", params).fetchone()
+        return self._record(row) if row else None
+
+    def create(self, state: InterviewState, channel: str = "cli", key: Optional[str] = None) -> str:
+        """Store a new session and return its short id."""
+        now = _now()
+        with self._write() as conn:
+            if key is not None:
+                row = conn.execute("SELECT id FROM sessions WHERE channel=? AND key=?", (channel, key)).fetchone()
+                if row:
+                    raise UserError(f"a {channel} session with key {key!r} already exists ({row['id']})")
+            session_id = secrets.token_hex(4)
+            while conn.execute("SELECT 1 FROM sessions WHERE id=?", (session_id,)).fetchone():
+                session_id = secrets.token_hex(4)
+            conn.execute("INSERT INTO sessions (id, channel, key, created_at, updated_at, state, decision,"
+                         " title, usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (session_id, channel, key, now, now, *_row_values(state), json.dumps(EMPTY_USAGE)))
+        return session_id
+
+    def save(self, session_id: str, state: InterviewState) -> None:
+        """Replace the session's state (and decision) in one committed transaction."""
+        with self._write() as conn:
+            # Keep the first title; a chat started without a description gets one later.
+            cur = conn.execute("UPDATE sessions SET updated_at=?, state=?, decision=?,"
+                               " title=CASE WHEN title='' THEN ? ELSE title END WHERE id=?",
+                               (_now(), *_row_values(state), session_id))
+            if cur.rowcount == 0:
+                raise _missing(session_id)
+
+    def add_usage(self, session_id: str, calls: int = 0, prompt_tokens: int = 0,
+                  completion_tokens: int = 0, est_cost_usd: float = 0.0) -> None:
+        """Add model calls' usage to the session's running totals."""
+        with self._write() as conn:
+            row = conn.execute("SELECT usage FROM sessions WHERE id=?", (session_id,)).fetchone()
+            if row is None:
+                raise _missing(session_id)
+            try:
+                usage = {**EMPTY_USAGE, **json.loads(row["usage"])}
+            except ValueError:
+                usage = dict(EMPTY_USAGE)  # only a cost counter: restart it rather than block the chat
+            added = zip(EMPTY_USAGE, (calls, prompt_tokens, completion_tokens, est_cost_usd))
+            usage.update({k: usage[k] + v for k, v in added})
+            usage["est_cost_usd"] = round(usage["est_cost_usd"], 8)  # no 0.30000000000000004 in reports
+            conn.execute("UPDATE sessions SET usage=? WHERE id=?", (json.dumps(usage), session_id))
+
+    def get(self, session_id: str) -> SessionRecord:
+        record = self._one("id=?", (session_id,))
+        if record is None:
+            raise _missing(session_id)
+        return record
+
+    def find(self, channel: str, key: str) -> Optional[SessionRecord]:
+        """The session for a channel's key (e.g. a Slack thread), or None."""
+        return self._one("channel=? AND key=?", (channel, key))
+
+    def latest(self, channel: str = "cli") -> Optional[SessionRecord]:
+        """The channel's most recently updated session (for `chat --resume` without an id)."""
+        return self._one("channel=? ORDER BY updated_at DESC, rowid DESC", (channel,))
+
+    def list(self, limit: int = 50) -> list[SessionRecord]:
+        """Newest first; a damaged row is logged and left out so the others still show."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?",
+                                (limit,)).fetchall()
+        records = []
+        for row in rows:
+            try:
+                records.append(self._record(row))
+            except UserError as e:
+                log.warning("%s", e)
+        return records
+
+    def delete(self, session_id: str) -> None:
+        with self._write() as conn:
+            if conn.execute("DELETE FROM sessions WHERE id=?", (session_id,)).rowcount == 0:
+                raise _missing(session_id)
+
+    def mark_event_seen(self, event_id: str) -> bool:
+        """True the first time an event id is seen, False for a retry (atomic across processes)."""
+        now = datetime.now(timezone.utc)
+        with self._write() as conn:
+            cur = conn.execute("INSERT OR IGNORE INTO seen_events (event_id, seen_at) VALUES (?, ?)",
+                               (event_id, now.isoformat(timespec="microseconds")))
+            conn.execute("DELETE FROM seen_events WHERE seen_at < ?",
+                         ((now - SEEN_EVENTS_KEEP).isoformat(timespec="microseconds"),))
+            return cur.rowcount == 1
