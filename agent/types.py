@@ -1,0 +1,277 @@
+"""Every data shape the advisor passes between its layers, in one place.
+
+Field descriptions are written to be read: with structured output they become part of
+the LLM's prompt, and the JSON shapes are a contract (see README, "JSON shapes").
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Decision = Literal["rag", "fine-tuning", "hybrid", "prompting", "undecided"]
+DECISIONS: tuple[str, ...] = ("rag", "fine-tuning", "hybrid", "prompting", "undecided")
+
+CoreDimension = Literal[
+    "external_knowledge", "model_adaptation", "hallucination_critical",
+    "labeled_data", "data_dynamics", "transparency",
+]
+CORE_DIMENSIONS: tuple[str, ...] = (
+    "external_knowledge", "model_adaptation", "hallucination_critical",
+    "labeled_data", "data_dynamics", "transparency",
+)
+Aspect = Literal[
+    "scalability", "latency", "maintenance", "robustness", "privacy",
+    "integration", "user_experience", "cost", "complexity",
+]
+ASPECTS: tuple[str, ...] = (
+    "scalability", "latency", "maintenance", "robustness", "privacy",
+    "integration", "user_experience", "cost", "complexity",
+)
+ALL_DIMENSIONS: tuple[str, ...] = CORE_DIMENSIONS + ASPECTS
+
+Value = Literal["yes", "no", "unknown"]
+Source = Literal["stated", "inferred", "assumed"]
+Lang = Literal["en", "zh"]
+
+
+# --------------------------------------------------------------------------- knowledge
+
+class SectionSpec(BaseModel):
+    """One real section of the article, as written by hand in knowledge/sections.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$")
+    heading: str = Field(min_length=1, description="The article's own heading, verbatim.")
+    inline_heading: bool = Field(False, description="Heading is a label opening the paragraph.")
+    parent: Optional[str] = None
+    title_en: str
+    summary_en: str
+    dimensions: list[CoreDimension] = []
+    aspects: list[Aspect] = []
+    supports: Optional[Decision] = None
+
+
+class SectionMap(BaseModel):
+    """The whole hand-made section map."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str
+    title: str
+    title_en: str
+    body_end: str
+    sections: list[SectionSpec]
+
+    @field_validator("sections")
+    @classmethod
+    def _ids_unique_and_parents_known(cls, sections: list[SectionSpec]) -> list[SectionSpec]:
+        seen: set[str] = set()
+        for s in sections:
+            if s.id in seen:
+                raise ValueError(f"duplicate section id {s.id!r}")
+            if s.parent is not None and s.parent not in seen:
+                raise ValueError(f"section {s.id!r}: parent {s.parent!r} must come before it")
+            seen.add(s.id)
+        return sections
+
+
+class Section(SectionSpec):
+    """A section located in the source file: its text span and heading path."""
+
+    heading_path: list[str]
+    start: int = Field(description="Offset of the section's body text in the source file.")
+    end: int
+    text: str
+
+
+class Chunk(BaseModel):
+    """A quotable passage: a few sentences inside one section."""
+
+    chunk_id: str
+    section_id: str
+    heading_path: list[str]
+    text: str
+    source_start: int
+    source_end: int
+
+
+class SearchResult(BaseModel):
+    """One ranked passage, as `advisor search --json` prints it."""
+
+    section_id: str
+    heading_path: list[str]
+    score: float
+    text: str
+    source_start: int
+    source_end: int
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[SearchResult]
+
+
+# --------------------------------------------------------------------------- profile
+
+class DimensionValue(BaseModel):
+    """What is known about one dimension of the use case."""
+
+    value: Value = Field("unknown", description="yes, no or unknown.")
+    evidence: str = Field("", description="The user's own words that support the value, verbatim.")
+    source: Source = Field("assumed", description="stated: said outright; inferred: implied; assumed: not mentioned.")
+
+
+class Profile(BaseModel):
+    """The use case along the article's six core dimensions and nine other aspects.
+
+    yes means: needs external knowledge / must change behaviour or style / hallucination
+    is critical / plenty of labelled task data / data changes often / answers must be
+    traceable; for aspects, yes means the aspect is a stated concern (latency: real-time).
+    """
+
+    external_knowledge: DimensionValue = DimensionValue()
+    model_adaptation: DimensionValue = DimensionValue()
+    hallucination_critical: DimensionValue = DimensionValue()
+    labeled_data: DimensionValue = DimensionValue()
+    data_dynamics: DimensionValue = DimensionValue()
+    transparency: DimensionValue = DimensionValue()
+    scalability: DimensionValue = DimensionValue()
+    latency: DimensionValue = DimensionValue()
+    maintenance: DimensionValue = DimensionValue()
+    robustness: DimensionValue = DimensionValue()
+    privacy: DimensionValue = DimensionValue()
+    integration: DimensionValue = DimensionValue()
+    user_experience: DimensionValue = DimensionValue()
+    cost: DimensionValue = DimensionValue()
+    complexity: DimensionValue = DimensionValue()
+
+    def get(self, dim: str) -> DimensionValue:
+        return getattr(self, dim)
+
+    def known(self) -> dict[str, DimensionValue]:
+        """Dimensions whose value is not unknown."""
+        return {d: self.get(d) for d in ALL_DIMENSIONS if self.get(d).value != "unknown"}
+
+
+# --------------------------------------------------------------------------- recommendation
+
+class Citation(BaseModel):
+    """A verbatim quote from the article backing a reason."""
+
+    section_id: str
+    heading_path: list[str] = []
+    quote: str = Field(description="A verbatim span of the article.")
+    title_en: str = ""
+    summary_en: str = ""
+
+
+class Reason(BaseModel):
+    dimension: str
+    text: str
+    citations: list[Citation]
+
+
+class OpenQuestion(BaseModel):
+    dimension: str
+    question: str
+    why: str
+
+
+class Recommendation(BaseModel):
+    """The advice: decision, profile, cited reasons, caveats and what could change it."""
+
+    decision: Decision
+    confidence: float = Field(ge=0.0, le=1.0)
+    engine: str = "offline"
+    lang: Lang = "en"
+    profile: Profile
+    rationale: list[Reason]
+    citations: list[Citation]
+    open_questions: list[OpenQuestion] = []
+    caveats: list[Reason] = []
+    assumptions: list[str] = Field(default_factory=list, description="Dimensions assumed, not stated.")
+    decided_by: list[str] = Field(default_factory=list, description="Dimensions that settled the outcome.")
+    notices: list[str] = []
+
+    def contract_json(self) -> dict:
+        """The DESIGN.md JSON shape (extra keys are additive)."""
+        return self.model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------- golden cases
+
+class ExpectedOutcome(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Decision
+    profile: dict[str, Value] = {}
+    must_cite: list[str] = []
+
+    @field_validator("profile")
+    @classmethod
+    def _known_dims(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if k not in ALL_DIMENSIONS]
+        if bad:
+            raise ValueError(f"unknown dimension(s): {', '.join(bad)}")
+        return v
+
+
+class GoldenCase(BaseModel):
+    """One golden case: a description and what the advisor must conclude from it."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    lang: Lang
+    description: str
+    expected: ExpectedOutcome
+    tags: list[str] = []
+    # For interview scripts: facts the simulated user knows beyond the description.
+    facts: dict[str, Value] = {}
+
+
+class GoldenSuite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    suite: str = Field(description="Versioned id, e.g. advisor.golden.v1")
+    cases: list[GoldenCase]
+
+
+class RetrievalQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    q: str
+    lang: Lang
+    expect: list[str] = Field(min_length=1, description="Section ids, any of which is a hit.")
+
+
+# --------------------------------------------------------------------------- interview
+
+class Exchange(BaseModel):
+    """One question and the answer it got (answer None while pending)."""
+
+    dimension: Optional[str] = None
+    question: str = ""
+    answer: Optional[str] = None
+
+
+class InterviewState(BaseModel):
+    """Everything an interview needs to resume: saved after every turn."""
+
+    lang: Lang = "en"
+    description: str = ""
+    profile: Profile = Profile()
+    history: list[Exchange] = []
+    pending: Optional[str] = Field(None, description="Dimension of the question awaiting an answer.")
+    skipped: list[str] = []
+    done: bool = False
+    recommendation: Optional[Recommendation] = None
+
+    @property
+    def questions_asked(self) -> int:
+        return sum(1 for e in self.history if e.dimension)
+
+
+class Turn(BaseModel):
+    """What the advisor says next: a question, a short reply, or the recommendation."""
+
+    kind: Literal["question", "info", "recommendation"]
+    text: str
+    question: Optional[OpenQuestion] = None
+    recommendation: Optional[Recommendation] = None
