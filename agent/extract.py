@@ -49,7 +49,7 @@ class Cue(BaseModel):
     requires: Optional[str] = None
     unless: Optional[str] = None
     scope: Literal["clause", "sentence"] = "clause"
-    negation: Optional[Literal["flip", "drop", "keep"]] = None
+    negation: Optional[Literal["flip", "drop", "keep", "need"]] = None
     topic: bool = False
 
 
@@ -168,7 +168,7 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SENT_END = re.compile(r"[.!?]+(?=\s|$|[\"'”’)\]】])|[。！？；;\n]+|[!?]+")
 _ABBREV = re.compile(r"(?:^|[\s(])(?:(?i:e\.g|i\.e|etc|vs|approx|mr|mrs|dr|inc|ltd|fig|cf)|[A-Z])$")
 _CLAUSE_BREAK = re.compile(
-    r"(?<!\d)[,，]|[,，](?!\d)|[:：()（）【】\[\]]|\s[-–—]\s|—+"
+    r"(?<!\d)[,，]|[,，](?!\d)|[:：()（）【】\[\]]|<!--|-->|\s[-–—]\s|—+"
     r"|\b(?:but|however|although|though|whereas|except|yet|unless|otherwise)\b"
     r"|但是|(?<!不)但|不过|然而|而是|只是|可是|虽然|尽管|否则|另外|此外|同时", re.I)
 _LABEL_NEG = re.compile(r"\b(?:not|no|never|without|none|nothing)\b|n't\b|[不没无别非未]", re.I)
@@ -210,13 +210,13 @@ def _label(piece: str) -> bool:
     return len(s.split()) <= 2
 
 
-def _short(piece: str) -> bool:
+def _short(piece: str, words: int = 2) -> bool:
     s = piece.strip()
     if not s or _BARE_WORD.match(s):
         return False
     if _CJK.search(s):
-        return len(re.sub(r"\s", "", s)) <= 6
-    return len(s.split()) <= 2
+        return len(re.sub(r"\s", "", s)) <= 3 * words
+    return len(s.split()) <= words
 
 
 def clauses(text: str) -> list[Clause]:
@@ -227,7 +227,7 @@ def clauses(text: str) -> list[Clause]:
         spans: list[tuple[int, int]] = []
         cpos = 0
         for cm in _CLAUSE_BREAK.finditer(sentence):
-            if cm.group(0) in ":：" and _short(sentence[cpos:cm.start()]):
+            if cm.group(0) in ":：" and _short(sentence[cpos:cm.start()], 4):
                 continue  # "Tone: whatever", "项目:..." read as one clause
             spans.append((cpos, cm.start()))
             cpos = cm.end()
@@ -413,6 +413,9 @@ _DOC_NOUN_EN = re.compile(
     r"gpus?|hours?|days?|weeks?|months?|years?|times|percent|%)$", re.I)
 _STOP_EN = re.compile(r"^(?:of|the|her|his|their|our|its|my|your|these|those|such|more|other|fully|all|"
                       r"about|roughly|around|approximately|some|nearly|over|and|or|\W*)$", re.I)
+_STRONG_LABEL_ZH = re.compile(
+    r"标注|打过?标|标好|标记过|人工(?:标|审|校|写|整理|回复|录入|归类|分类|打)|质检|归类过|回复过|写过|翻译过|改写过|审核过|"
+    r"可以学|(?:用来|拿来|当|作为|当作)训练|训练数据|训练样本")
 _DOC_NOUN_ZH = re.compile(r"文档|文件|手册|说明书|资料|政策|制度|通报|指南|表(?!达)|页|网页|条款|法规|合同(?!书)")
 
 
@@ -430,6 +433,11 @@ def _is_example_count(clause: str, q: _Qty) -> bool:
             return True
         if re.match(r"^\s*(?:条|组|对|句对|段|则)", tail):
             return True
+        if _STRONG_LABEL_ZH.search(head) or _STRONG_LABEL_ZH.search(clause[q.end:q.end + 18]):
+            return True
+        if _LABEL_MOD_ZH.search(head[-10:]) and re.match(r"^\s*(?:多|余)?(?:份|条|篇|件|组|对|段|个)", tail) \
+                and not _DOC_NOUN_ZH.search(head[-10:]):
+            return True  # "历史脚本 1 万多份"
         hx = _EX_NOUN_ZH.search(head)
         return bool(hx and _LABEL_MOD_ZH.search(head + tail) and not _DOC_NOUN_ZH.search(head[hx.end():]))
     tail = clause[q.end:q.end + 80]
@@ -499,6 +507,7 @@ _ZH_PERIOD = re.compile(
     r"|(?P<span>一天|一周|一星期|一个?月|一季度|一年|半年|一年之?内)(?:要|会|都|里|内|之内)?[^,，。;；]{0,6}?"
     r"(?P<times>好几|几|多|两|三|四|五|一两|一|[\d]+)次"
     r"|(?P<every2>两周|两个?月|两年|几天|几周|几年)一(?:更|次|版|改)"
+    r"|(?P<once>一天|一周|一个?月|一季度?|半年|一年)(?P<k>一|两|一两)(?:改|变|更|调|次|版|修)"
     r"|(?P<rate>秒级|实时|盘中|随时|时刻)", re.I)
 _ZH_N = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
          "十": 10, "几": 3}
@@ -506,8 +515,8 @@ _CHANGE_EN = re.compile(
     r"\b(?:updat\w*|chang\w*|revis\w*|edit\w*|new|add(?:s|ed|ing)?|refresh\w*|publish\w*|releas\w*|ship\w*|deploy\w*|"
     r"merge\w*|commit\w*|land(?:s|ing)?|arriv\w*|come out|comes out|expir\w*|rotat\w*|replac\w*|launch\w*|amend\w*|"
     r"evolv\w*|mov(?:e|es|ing)|differ\w*|different|out of date|stale|trickl\w*|restat\w*|migrat\w*|adjust\w*|"
-    r"fluctuat\w*|review\w*|rewrit\w*|drops?|adjust\w*)\b", re.I)
-_CHANGE_ZH = re.compile(r"更新|发[^,，。]{0,3}版|变|改|调整|修订|新增|上新|上架|下架|发布|下发|推(?!荐)|迭代|刷新|出台|上线|有新|是新的|提交|合并|发版|变更|涨|跌|一更|换")
+    r"fluctuat\w*|review\w*|rewrit\w*|adjust\w*|re-?index\w*|sync\w*|ingest\w*|crawl\w*|scrap\w*)\b", re.I)
+_CHANGE_ZH = re.compile(r"更新|发[^,，。]{0,3}版|一改|一变|一更|同步|抓取|入库|变|改|调整|修订|新增|上新|上架|下架|发布|下发|推(?!荐)|迭代|刷新|出台|上线|有新|是新的|提交|合并|发版|变更|涨|跌|一更|换")
 _INPUT_ITEMS = re.compile(
     r"\b(?:tickets?|emails?|calls?|requests?|messages?|queries|questions?|reviews?|orders?|claims?|applications?|"
     r"submissions?|conversations?|chats?|enquir\w+|inquir\w+|users?|visitors|generations?)\b"
@@ -575,6 +584,10 @@ def period_days(text: str) -> Optional[float]:
             e = m.group("every2")
             unit = 1 if "天" in e else 7 if "周" in e else 30 if "月" in e else 365
             take(unit * (3 if "几" in e else 2))
+        elif m.group("once"):
+            o = m.group("once")
+            unit = 365 if o == "一年" else 182 if o == "半年" else 91 if "季" in o else 30 if "月" in o else 7 if "周" in o else 1
+            take(unit / {"一": 1, "两": 2, "一两": 1.5}[m.group("k")])
         elif m.group("rate"):
             take(0.01)
     return best
@@ -626,6 +639,11 @@ class Extraction:
     hits: list[Hit] = field(default_factory=list)
 
 
+# words that make a negated topic mean "no requirement" ("no special voice needed")
+_NEED = re.compile(
+    r"\b(?:need|needs|needed|require[sd]?|requirement|special|particular|specific|any|house|fixed|strict|custom|"
+    r"set|care|cares|trying|try|change|changes|have|has|mind|matter|must|should|fancy|dedicated)\b"
+    r"|不需要|不用|没有|无需|不要求|没什么|不必|特别|特殊|专门|固定|讲究|刻意|要求|改|必要", re.I)
 _NEG_WINDOW_EN = 30
 _NEG_WINDOW_ZH = 12
 
@@ -666,8 +684,10 @@ def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "") -> l
                 continue
             negated = cue.negation != "keep" and _negated(lex, text, m.start())
             indifferent = cue.topic and lex.indifference is not None and bool(lex.indifference.search(text))
-            if negated and cue.negation == "drop":
-                continue  # a negated hint ("not medical") says too little either way
+            if negated and (cue.negation == "drop" or (cue.negation == "need" and not _NEED.search(text))):
+                # a negated hint ("not medical") says too little either way; "no jargon"
+                # is a rule about style, not the absence of a style requirement
+                continue
             if negated or indifferent:
                 hits.append(Hit(dim, "no", "stated", c, order))
             else:
@@ -738,11 +758,11 @@ def extract(text: str) -> Extraction:
     ignored: list[str] = []
     kept: list[str] = []
     cls = clauses(text)
-    dropped_sentences = set()
-    for c in cls:
+    dropped = set()
+    for i, c in enumerate(cls):
         if any(p.search(c.text) for p in lex.instructions):
             ignored.append(c.text)
-            dropped_sentences.add(c.sent_index)
+            dropped.add(i)
     other = False
     hypo: list[Hit] = []
     prev_sent = -1
@@ -751,11 +771,8 @@ def extract(text: str) -> Extraction:
             other = False
             hypo = []
             prev_sent = c.sent_index
-        if c.sent_index in dropped_sentences:
-            # a sentence that speaks to the advisor is not evidence, whatever else it says
-            if c.text not in ignored:
-                ignored.append(c.text)
-            continue
+        if i in dropped:
+            continue  # a clause that speaks to the advisor is not evidence
         if _flag(lex.third_party, c.text):
             other = True
             continue
@@ -777,7 +794,7 @@ def extract(text: str) -> Extraction:
         nxt = cls[i + 1].text if i + 1 < len(cls) and cls[i + 1].sent_index == c.sent_index else ""
         hits.extend(_clause_hits(lex, c, i, nxt))
     values, contradictions = _resolve(hits)
-    core = {d: v for d, v in values.items()}
+    core = [d for d in values if d in CORE_DIMENSIONS]
     on_topic = bool(core) or any(p.search("\n".join(kept)) for p in lex.on_topic)
     profile = Profile(**values)
     return Extraction(profile, contradictions, ignored, on_topic, hits)
