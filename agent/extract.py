@@ -377,11 +377,12 @@ _EX_NOUN_EN = re.compile(
     r"memos?|descriptions?|listings?|posts?|captions?|headlines?|titles?|translations?|segments?|sentences?|clauses?|"
     r"records?|cases?|calls?|stays?|encounters?|claims?|reviews?|explanations?|write-?ups?|rows?|entries|q&as?|"
     r"prompts?|completions?|annotations?|labels|judgments|ratings|minutes|drafts?|articles|rewrites|outputs?|"
-    r"forms|questions?|queries)\b", re.I)
+    r"forms|questions?|queries|texts?|scripts?|scorecards?|decks?|commentar(?:y|ies)|briefs?)\b", re.I)
 _LABEL_MOD_EN = re.compile(
     r"\b(?:labell?ed|annotated|tagged|coded|graded|scored|rated|curated|verified|approved|finali[sz]ed|published|"
     r"resolved|historical(?:ly)?|past|previous|prior|archived|existing|hand-?written|[\w-]+-(?:written|authored)|"
-    r"manually|expert|gold|cleaned|aligned|corrected|reviewed|edited|translated|train(?:ing)?|learn|examples?)\b", re.I)
+    r"manually|expert|gold|cleaned|aligned|corrected|reviewed|edited|translated|train(?:ing)?|learn|examples?|"
+    r"written|wrote|authored|produced|labell?ed by|annotated by)\b", re.I)
 _NOT_EX_EN = re.compile(
     r"^\W{0,3}(?:%|percent|per ?cent|years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|"
     r"(?:person|people|employees?|users?|customers?|staff|seats?|agents?|analysts?|nurses?|doctors?|"
@@ -431,7 +432,7 @@ def _is_example_count(clause: str, q: _Qty) -> bool:
             return False
         if ex:
             return True
-        if re.match(r"^\s*(?:条|组|对|句对|段|则)", tail):
+        if re.match(r"^\s*(?:条|组|对|句对|段|则|通)", tail):
             return True
         if _STRONG_LABEL_ZH.search(head) or _STRONG_LABEL_ZH.search(clause[q.end:q.end + 18]):
             return True
@@ -460,18 +461,29 @@ def _is_example_count(clause: str, q: _Qty) -> bool:
     return has_mod
 
 
-def labelled_quantity(clause: str, bare: bool = False) -> Optional[int]:
+def _labelled_context(clause: str, q: _Qty, context: str) -> bool:
+    tail = clause[q.end:].strip()
+    if len(tail) > 12:
+        return False  # the count already has its own noun phrase
+    if q.zh:
+        return bool(_STRONG_LABEL_ZH.search(context[:20]) and not _NOT_EX_ZH.match(clause[q.end:q.end + 8]))
+    return bool(re.search(r"\b(?:labell?ed|annotated|tagged|coded|graded|scored)\b", context[:60], re.I)
+                and not _NOT_EX_EN.match(clause[q.end:q.end + 30]))
+
+
+def labelled_quantity(clause: str, bare: bool = False, context: str = "") -> Optional[int]:
     """The number of labelled examples a clause speaks of, if it speaks of any.
 
     With `bare` (an answer to the labelled-data question) a number needs no noun after it.
     Rates ("8000 tickets a day"), percentages, durations, headcounts and document counts
-    ("4,000 PDFs") are not stocks of examples and are ignored.
+    ("4,000 PDFs") are not stocks of examples and are ignored. `context` (the next clause
+    of the sentence) may say they are labelled ("12 万通,已经由护士标注了结局").
     """
     if not bare and _RATE.search(clause):
         return None
     best: Optional[float] = None
     for q in _numbers(clause):
-        if bare or _is_example_count(clause, q):
+        if bare or _is_example_count(clause, q) or (context and _labelled_context(clause, q, context)):
             best = q.value if best is None else max(best, q.value)
     return None if best is None else int(best)
 
@@ -697,7 +709,7 @@ def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "") -> l
     if dd is not None and not any(h.dimension == "data_dynamics" and h.strength == "stated" for h in hits):
         hits = [h for h in hits if h.dimension != "data_dynamics"]
         hits.append(Hit("data_dynamics", dd, "stated", c, order))
-    q = labelled_quantity(text)
+    q = labelled_quantity(text, context=neighbour)
     if q is not None:
         hits = [h for h in hits if h.dimension != "labeled_data"]
         hits.append(Hit("labeled_data", "yes" if q >= PLENTY else "no", "stated", c, order, quantity=q))
