@@ -824,52 +824,57 @@ _NO = re.compile(r"^\W*(?:no|nope|nah|not really|none|never|not at all|we don't|
                  r"不是|不需要|不用|不要|没有|没|无|否|不会|不太|不怎么|并不|很少|几乎没有|不必|不)(?![a-z])", re.I)
 UNKNOWN_ANSWER = re.compile(
     r"(?:don'?t know|do not know|not sure|unsure|no idea|dunno|can'?t say|cannot say|hard to say|maybe|perhaps|"
-    r"it depends|depends|tbd|not decided|haven'?t decided|undecided|unknown|\bskip\b|\bpass\b|\bnext\b|\bn/?a\b|"
-    r"no comment|rather not say|不知道|不清楚|不确定|不太清楚|不太确定|说不好|不好说|说不准|也许|可能吧|看情况|待定|"
-    r"还没定|没想好|跳过|略过|下一个|不方便说)", re.I)
+    r"it depends|depends|\btbd\b|not decided|haven'?t decided|undecided|unknown|no comment|rather not say|"
+    r"^\W*(?:skip|pass|next|n/?a|\?+|-+)\W*$|"
+    r"不知道|不清楚|不确定|不太清楚|不太确定|说不好|不好说|说不准|也许|可能吧|看情况|待定|还没定|没想好|跳过|略过|下一个|下一题|不方便说)",
+    re.I)
 _DD_ANSWER_YES = re.compile(r"\b(?:often|frequently|constantly|all the time|a lot|regularly|changes?|dynamic|fast)\b|经常|频繁|很快|一直|常常|不断", re.I)
 _DD_ANSWER_NO = re.compile(r"\b(?:rarely|seldom|static|stable|fixed|hardly ever|almost never)\b|很少|稳定|固定|基本不|几乎不", re.I)
+
+
+def _asked_value(answer: str, asked: str) -> Optional[str]:
+    """What a short answer says about the asked dimension beyond the cue lexicon."""
+    if asked == "labeled_data":
+        q = labelled_quantity(answer, bare=True)
+        if q is not None:
+            return "yes" if q >= PLENTY else "no"  # "about 300", "maybe 40k", "两万条"
+    if asked == "data_dynamics":
+        days = period_days(answer)
+        if days is not None and days <= DYNAMIC_DAYS:
+            return "yes"
+        if days is not None and days >= STATIC_DAYS:
+            return "no"
+    if UNKNOWN_ANSWER.search(answer):
+        return None
+    if asked == "data_dynamics":
+        if _DD_ANSWER_NO.search(answer):
+            return "no"
+        if _DD_ANSWER_YES.search(answer) and not _NO.match(answer):
+            return "yes"
+    if _NO.match(answer):
+        return "no"
+    if _YES.match(answer):
+        return "yes"
+    return None
 
 
 def read_answer(answer: str, asked: Optional[str]) -> Extraction:
     """Read an answer to the question about `asked`: cues first, then a bare yes or no.
 
     "yes"/"是的" and "no"/"没有" settle `asked`; a number settles labelled data ("about 300"
-    is not plenty); time words settle data dynamics; "don't know"/"跳过" leave it unknown.
+    is not plenty); time words settle data dynamics ("weekly", "每天都更新"); "don't know",
+    "skip", "跳过" leave it unknown.
     """
     ex = extract(answer)
     if asked is None or asked not in ALL_DIMENSIONS:
         return ex
-    if UNKNOWN_ANSWER.search(answer) and not _NO.match(answer) and not _YES.match(answer):
-        # "not sure", "skip": say nothing about the asked dimension
-        setattr(ex.profile, asked, DimensionValue())
+    value = _asked_value(answer, asked)
+    if value is None and UNKNOWN_ANSWER.search(answer):
+        setattr(ex.profile, asked, DimensionValue())  # "not sure, maybe": say nothing about it
         return ex
-    current = ex.profile.get(asked)
-    if current.value == "unknown":
-        value = None
-        if asked == "labeled_data":
-            q = labelled_quantity(answer, bare=True)
-            if q is not None:
-                value = "yes" if q >= PLENTY else "no"
-        if value is None and asked == "data_dynamics":
-            days = period_days(answer)
-            if days is not None and days <= DYNAMIC_DAYS:
-                value = "yes"
-            elif days is not None and days >= STATIC_DAYS:
-                value = "no"
-            elif _DD_ANSWER_NO.search(answer):
-                value = "no"
-            elif _DD_ANSWER_YES.search(answer) and not _NO.match(answer):
-                value = "yes"
-        if value is None and not UNKNOWN_ANSWER.search(answer):
-            if _NO.match(answer):
-                value = "no"
-            elif _YES.match(answer):
-                value = "yes"
-        if value:
-            setattr(ex.profile, asked, DimensionValue(value=value, evidence=answer.strip()[:300],
-                                                      source="stated"))
-            ex.on_topic = True
+    if ex.profile.get(asked).value == "unknown" and value:
+        setattr(ex.profile, asked, DimensionValue(value=value, evidence=answer.strip()[:300], source="stated"))
+        ex.on_topic = True
     return ex
 
 
