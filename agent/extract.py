@@ -170,7 +170,7 @@ _ABBREV = re.compile(r"(?:^|[\s(])(?:(?i:e\.g|i\.e|etc|vs|approx|mr|mrs|dr|inc|l
 _CLAUSE_BREAK = re.compile(
     r"(?<!\d)[,，]|[,，](?!\d)|[:：()（）【】\[\]]|<!--|-->|\s[-–—]\s|—+"
     r"|\b(?:but|however|although|though|whereas|except|yet|unless|otherwise)\b"
-    r"|但是|(?<!不)但|不过|然而|而是|只是|可是|虽然|尽管|否则|另外|此外|同时", re.I)
+    r"|但是|(?<!不)但|不过|然而|而是|(?<!不)只是|可是|虽然|尽管|否则", re.I)
 _LABEL_NEG = re.compile(r"\b(?:not|no|never|without|none|nothing)\b|n't\b|[不没无别非未]", re.I)
 _BARE_WORD = re.compile(r"^\W*(?:yes|no|nope|yeah|sure|ok|okay|是的?|不|没有|对|好的?)\W*$", re.I)
 
@@ -202,7 +202,7 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 def _label(piece: str) -> bool:
     """A fragment too short to be a clause of its own: a label or a lone adjective."""
     s = piece.strip()
-    if not s or _BARE_WORD.match(s) or _LABEL_NEG.search(s):
+    if not s or _BARE_WORD.match(s) or _LABEL_NEG.search(s) or re.search(r"\d", s):
         return False
     if _CJK.search(s):
         n = len(re.sub(r"\s", "", s))
@@ -366,6 +366,8 @@ def _numbers(clause: str) -> list[_Qty]:
             n = v
         if any(a <= m.start() < b for a, b in taken):
             continue
+        if re.match(r"^[一1]\s*[条份个点段篇组][^,，。;；]{0,6}?(?:都|也)(?:没|无)", clause[m.start():m.start() + 14]):
+            continue  # "一份都没有": none, not one
         out.append(_Qty(n, m.start(), m.end(), True))
     return out
 
@@ -377,7 +379,8 @@ _EX_NOUN_EN = re.compile(
     r"memos?|descriptions?|listings?|posts?|captions?|headlines?|titles?|translations?|segments?|sentences?|clauses?|"
     r"records?|cases?|calls?|stays?|encounters?|claims?|reviews?|explanations?|write-?ups?|rows?|entries|q&as?|"
     r"prompts?|completions?|annotations?|labels|judgments|ratings|minutes|drafts?|articles|rewrites|outputs?|"
-    r"forms|questions?|queries|texts?|scripts?|scorecards?|decks?|commentar(?:y|ies)|briefs?)\b", re.I)
+    r"forms|questions?|queries|texts?|scripts?|scorecards?|decks?|commentar(?:y|ies)|briefs?|essays?|stories|"
+    r"subtitles?|captions?|answers|solutions?|comments?)\b", re.I)
 _LABEL_MOD_EN = re.compile(
     r"\b(?:labell?ed|annotated|tagged|coded|graded|scored|rated|curated|verified|approved|finali[sz]ed|published|"
     r"resolved|historical(?:ly)?|past|previous|prior|archived|existing|hand-?written|[\w-]+-(?:written|authored)|"
@@ -471,7 +474,19 @@ def _labelled_context(clause: str, q: _Qty, context: str) -> bool:
                 and not _NOT_EX_EN.match(clause[q.end:q.end + 30]))
 
 
-def labelled_quantity(clause: str, bare: bool = False, context: str = "") -> Optional[int]:
+def _parenthetical(clause: str, q: _Qty, before: str) -> bool:
+    """A bare count in its own clause, naming what it counts in the clause before it:
+    "a treasure trove of hand-corrected transcripts (tens of thousands)"."""
+    rest = (clause[:q.start] + " " + clause[q.end:]).strip()
+    if len(re.findall(r"\w+", rest)) > 3 or not before:
+        return False
+    if q.zh:
+        return bool(_EX_NOUN_ZH.search(before[-12:]) and not _DOC_NOUN_ZH.search(before[-6:]))
+    last = re.findall(r"[\w'-]+", before[-60:])[-4:]
+    return any(_EX_NOUN_EN.fullmatch(w) for w in last) and not (last and _DOC_NOUN_EN.match(last[-1]))
+
+
+def labelled_quantity(clause: str, bare: bool = False, context: str = "", before: str = "") -> Optional[int]:
     """The number of labelled examples a clause speaks of, if it speaks of any.
 
     With `bare` (an answer to the labelled-data question) a number needs no noun after it.
@@ -483,7 +498,8 @@ def labelled_quantity(clause: str, bare: bool = False, context: str = "") -> Opt
         return None
     best: Optional[float] = None
     for q in _numbers(clause):
-        if bare or _is_example_count(clause, q) or (context and _labelled_context(clause, q, context)):
+        if bare or _is_example_count(clause, q) or (context and _labelled_context(clause, q, context)) \
+                or _parenthetical(clause, q, before):
             best = q.value if best is None else max(best, q.value)
     return None if best is None else int(best)
 
@@ -515,7 +531,7 @@ _ZH_UNIT_DAYS = {"秒": 1 / 86400, "分钟": 1 / 1440, "小时": 1 / 24, "天": 
                  "年": 365, "学期": 180, "版本": 14}
 _ZH_PERIOD = re.compile(
     r"(?:每|隔)(?P<n>[一二两三四五六七八九十几\d]+)?(?:个)?(?P<unit>秒|分钟|小时|工作日|天|日|早|晚|周|星期|礼拜|月|季度|季|半年|年|学期|版本)"
-    r"|(?P<daily>天天|日日|日更|周更|月更)"
+    r"|(?P<daily>天天|日日|日更|周更|月更|隔三差五|三天两头|动不动)"
     r"|(?P<span>一天|一周|一星期|一个?月|一季度|一年|半年|一年之?内)(?:要|会|都|里|内|之内)?[^,，。;；]{0,6}?"
     r"(?P<times>好几|几|多|两|三|四|五|一两|一|[\d]+)次"
     r"|(?P<every2>两周|两个?月|两年|几天|几周|几年)一(?:更|次|版|改)"
@@ -528,7 +544,7 @@ _CHANGE_EN = re.compile(
     r"merge\w*|commit\w*|land(?:s|ing)?|arriv\w*|come out|comes out|expir\w*|rotat\w*|replac\w*|launch\w*|amend\w*|"
     r"evolv\w*|mov(?:e|es|ing)|differ\w*|different|out of date|stale|trickl\w*|restat\w*|migrat\w*|adjust\w*|"
     r"fluctuat\w*|review\w*|rewrit\w*|adjust\w*|re-?index\w*|sync\w*|ingest\w*|crawl\w*|scrap\w*)\b", re.I)
-_CHANGE_ZH = re.compile(r"更新|发[^,，。]{0,3}版|一改|一变|一更|同步|抓取|入库|变|改|调整|修订|新增|上新|上架|下架|发布|下发|推(?!荐)|迭代|刷新|出台|上线|有新|是新的|提交|合并|发版|变更|涨|跌|一更|换")
+_CHANGE_ZH = re.compile(r"更新|发[^,，。]{0,3}版|一改|一变|一更|同步|抓取|入库|出新|新的|变|改|调整|修订|新增|上新|上架|下架|发布|下发|推(?!荐)|迭代|刷新|出台|上线|有新|是新的|提交|合并|发版|变更|涨|跌|一更|换")
 _INPUT_ITEMS = re.compile(
     r"\b(?:tickets?|emails?|calls?|requests?|messages?|queries|questions?|reviews?|orders?|claims?|applications?|"
     r"submissions?|conversations?|chats?|enquir\w+|inquir\w+|users?|visitors|generations?)\b"
@@ -586,7 +602,8 @@ def period_days(text: str) -> Optional[float]:
         if m.group("unit"):
             take(_ZH_UNIT_DAYS[m.group("unit")] * _zh_count(m.group("n")))
         elif m.group("daily"):
-            take({"天天": 1, "日日": 1, "日更": 1, "周更": 7, "月更": 30}[m.group("daily")])
+            take({"天天": 1, "日日": 1, "日更": 1, "周更": 7, "月更": 30, "隔三差五": 4, "三天两头": 3,
+                  "动不动": 3}[m.group("daily")])
         elif m.group("span"):
             span = m.group("span")
             days = 365 if "年" in span and "半" not in span else 182 if "半年" in span else 91 if "季" in span \
@@ -678,7 +695,7 @@ def _cue_match(cue: _Compiled, c: Clause) -> Optional[re.Match]:
     return m
 
 
-def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "") -> list[Hit]:
+def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "", before: str = "") -> list[Hit]:
     hits: list[Hit] = []
     text = c.text
     for dim, vals in lex.cues.items():
@@ -709,7 +726,7 @@ def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "") -> l
     if dd is not None and not any(h.dimension == "data_dynamics" and h.strength == "stated" for h in hits):
         hits = [h for h in hits if h.dimension != "data_dynamics"]
         hits.append(Hit("data_dynamics", dd, "stated", c, order))
-    q = labelled_quantity(text, context=neighbour)
+    q = labelled_quantity(text, context=neighbour, before=before)
     if q is not None:
         hits = [h for h in hits if h.dimension != "labeled_data"]
         hits.append(Hit("labeled_data", "yes" if q >= PLENTY else "no", "stated", c, order, quantity=q))
@@ -804,7 +821,8 @@ def extract(text: str) -> Extraction:
             continue
         kept.append(c.text)
         nxt = cls[i + 1].text if i + 1 < len(cls) and cls[i + 1].sent_index == c.sent_index else ""
-        hits.extend(_clause_hits(lex, c, i, nxt))
+        prv = cls[i - 1].text if i > 0 and cls[i - 1].sent_index == c.sent_index else ""
+        hits.extend(_clause_hits(lex, c, i, nxt, prv))
     values, contradictions = _resolve(hits)
     core = [d for d in values if d in CORE_DIMENSIONS]
     on_topic = bool(core) or any(p.search("\n".join(kept)) for p in lex.on_topic)

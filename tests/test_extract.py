@@ -44,6 +44,7 @@ def decision(text: str) -> str:
     ("Tone: whatever, as long as it's clear.", "model_adaptation", "no"),
     ("语言风格方面,用规范、平实的用语就行。", "model_adaptation", "no"),
     ("语气无所谓。", "model_adaptation", "no"),
+    ("口吻差不多就行。", "model_adaptation", "no"),
     ("Out of scope: searching docs or code.", "external_knowledge", "no"),
     ("Latency of a few seconds is acceptable.", "latency", "no"),
 ])
