@@ -69,6 +69,8 @@ def run_batch(settings: Settings, input: str, out: Path, *, engine: Optional[str
     if openai_batch:
         from .batch_openai import run_openai_batch
 
+        if engine == "offline":
+            raise BatchInputError("--openai-batch sends the rows to the LLM endpoint: drop --engine offline")
         stats = run_openai_batch(settings, input, out, resume=resume, console=console, advisor=advisor)
     else:
         stats = run_file(settings, input, out, engine=engine, concurrency=concurrency, resume=resume,
@@ -108,7 +110,7 @@ def run_file(settings: Settings, input: str, out: Path, *, engine: Optional[str]
             total = None if src.total is None else max(0, src.total - len(state.done))
             recommend = _threaded_recommender(adv) if not offline else (lambda row: recommend_row(adv, row))
             stats = BatchStats(out_state=state)
-            with _progress(console, total, enabled=progress) as bar:
+            with row_progress(console, total, enabled=progress) as bar:
                 try:
                     run_rows(src.rows(), state.done, writer, recommend, stats,
                              concurrency=1 if offline else concurrency, on_row=bar.advance)
@@ -271,7 +273,7 @@ class _Bar:
         self.progress.update(self.task, advance=1, failed=self.failed)
 
 
-class _progress:
+class row_progress:  # noqa: N801 - used like a function
     """A rich progress bar on stderr: rows, rate, elapsed and ETA (a spinner when the total is unknown)."""
 
     def __init__(self, console: Console, total: Optional[int], enabled: bool = True):

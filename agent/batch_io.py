@@ -3,7 +3,7 @@
 Input is read one physical line at a time (each line decoded on its own, each capped in
 size), so memory stays flat however large the file is and one bad line fails one row.
 OUT is append-only JSONL holding one line per input row: the result for the first row with
-an id, an error line for every other row. `prepare_out` restores that invariant on --resume.
+an id, an error line for every other row; `open_out` restores that invariant on --resume.
 """
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Optional
 
+from .api import MAX_DESCRIPTION_CHARS
 from .errors import UserError
 
-MAX_DESCRIPTION_CHARS = 100_000  # the same limit as agent.api.check_text
 MAX_LINE_BYTES = 4 * 1024 * 1024  # a JSONL line (or CSV physical line) above this fails its row
 MAX_ID_CHARS = 200
 _BOM = b"\xef\xbb\xbf"
@@ -290,6 +290,10 @@ def make_row(line: int, raw_id: object, has_description: bool, description: obje
     return Row(line, row_id, description)
 
 
+# Errors found after the id was read cleanly: such a row still owns its id.
+_CLAIMING = {"missing_description", "bad_description", "empty_description", "description_too_long"}
+
+
 def claim_ids(rows: Iterable[Row]) -> Iterator[Row]:
     """Turn every row that reuses an earlier row's id into a duplicate_id error.
 
@@ -305,10 +309,6 @@ def claim_ids(rows: Iterable[Row]) -> Iterator[Row]:
             else:
                 first_line[row.id] = row.line
         yield row
-
-
-# Errors found after the id was read cleanly: such a row still owns its id.
-_CLAIMING = {"missing_description", "bad_description", "empty_description", "description_too_long"}
 
 
 # --------------------------------------------------------------------------- output

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from rich.console import Console
 
-from .batch import BatchStats, _progress, recommend_row, run_rows
+from .batch import BatchStats, row_progress, recommend_row, run_rows
 from .batch_io import BatchInputError, Row, open_input, open_out
 from .errors import EndpointError, UserError
 from .settings import Settings
@@ -106,7 +106,7 @@ def run_openai_batch(settings: Settings, input: str, out: Path, *, resume: bool 
         stats = BatchStats(out_state=out_state)
         src = open_input(state["input"])
         try:
-            with _progress(console, src.total) as bar:
+            with row_progress(console, src.total) as bar:
                 run_rows(src.rows(), out_state.done, writer, lambda row: _merge_row(adv, replay, row),
                          stats, on_row=bar.advance)
         except KeyboardInterrupt:

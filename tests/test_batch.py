@@ -345,6 +345,26 @@ def test_kill_mid_run_then_resume_gives_every_id_exactly_once(home, tmp_path, de
     assert b"already done" in done.stderr
 
 
+def test_a_row_that_crashes_fails_alone_but_a_configuration_error_stops_the_batch():
+    from agent.batch import recommend_row
+    from agent.errors import UserError
+
+    def boom(text):
+        raise RuntimeError("kaput")
+
+    def misconfigured(text):
+        raise UserError("knowledge/cues.yaml: invalid cue lexicon")
+
+    row = Row(3, "r", "A bot over our wiki.")
+    settings = SimpleNamespace(debug=False)
+    line = recommend_row(SimpleNamespace(recommend=boom, settings=settings), row)
+    assert line == {"id": "r", "line": 3, "error": {"type": "internal_error", "message": "RuntimeError: kaput"}}
+    with pytest.raises(UserError, match="cue lexicon"):
+        recommend_row(SimpleNamespace(recommend=misconfigured, settings=settings), row)
+    bad = recommend_row(SimpleNamespace(recommend=boom, settings=settings), Row(4, "b", "nul\x00byte"))
+    assert bad["error"]["type"] == "invalid_description"
+
+
 # --------------------------------------------------------------------------- concurrency
 
 def test_concurrent_rows_stay_bounded_and_all_get_written(tmp_path):
@@ -564,7 +584,7 @@ def test_openai_batch_submits_polls_and_merges(run, tmp_path, fake_openai, descr
             {"id": "empty", "description": ""}]
     inp, out = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
 
-    assert run(inp, out, openai_batch=True) == 1
+    assert run(inp, out, openai_batch=True, engine=None) == 1
 
     assert len(fake_openai.created) == 1 and fake_openai.created[0]["endpoint"] == "/v1/chat/completions"
     sent = [json.loads(x) for x in fake_openai.files["file-in-0"].decode().splitlines()]
