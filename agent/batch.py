@@ -307,20 +307,24 @@ class _Null:
         return False
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def _notice_resume(state: OutState, out: Path, console: Console) -> None:
     if not (state.kept or state.dropped_errors or state.torn):
         return
-    parts = [f"{state.kept:,} rows already done (skipped)"]
+    parts = [f"{_n(state.kept, 'row')} already done (skipped)"]
     if state.dropped_errors:
-        parts.append(f"{state.dropped_errors:,} failed rows run again")
+        parts.append(f"{_n(state.dropped_errors, 'failed row')} to run again")
     if state.torn:
         parts.append("a partly written last line removed")
     console.print(f"Resuming {out}: " + ", ".join(parts), highlight=False, soft_wrap=True)
 
 
 def _summary(stats: BatchStats, out: Path, console: Console) -> None:
-    line = (f"{stats.rows:,} rows in {stats.seconds:.1f} s ({stats.rate:,.1f} rows/s): "
-            f"{stats.ok:,} ok, {stats.failed:,} failed")
+    rate = f" ({stats.rate:,.1f} rows/s)" if stats.seconds >= 1 else ""
+    line = f"{_n(stats.rows, 'row')} in {stats.seconds:.1f} s{rate}: {stats.ok:,} ok, {stats.failed:,} failed"
     if stats.skipped:
         line += f", {stats.skipped:,} already done"
     if stats.errors:
