@@ -417,13 +417,14 @@ _DOC_NOUN_EN = re.compile(
     r"gpus?|hours?|days?|weeks?|months?|years?|times|percent|%)$", re.I)
 _STOP_EN = re.compile(r"^(?:of|the|her|his|their|our|its|my|your|these|those|such|more|other|fully|all|"
                       r"about|roughly|around|approximately|some|nearly|over|and|or|\W*)$", re.I)
+_CORPUS_ZH = re.compile(r"语料|平行|对齐|句对|翻译记忆|标注")
 _STRONG_LABEL_ZH = re.compile(
     r"标注|打过?标|标好|标记过|人工(?:标|审|校|写|整理|回复|录入|归类|分类|打)|质检|归类过|回复过|写过|翻译过|改写过|审核过|"
     r"可以学|(?:用来|拿来|当|作为|当作)训练|训练数据|训练样本")
 _DOC_NOUN_ZH = re.compile(r"文档|文件|手册|说明书|资料|政策|制度|通报|指南|表(?!达)|页|网页|条款|法规|合同(?!书)")
 
 
-def _is_example_count(clause: str, q: _Qty) -> bool:
+def _is_example_count(clause: str, q: _Qty, before: str = "") -> bool:
     if q.zh:
         tail = clause[q.end:q.end + 12]
         head = clause[max(0, q.start - 20):q.start]
@@ -447,6 +448,9 @@ def _is_example_count(clause: str, q: _Qty) -> bool:
     tail = clause[q.end:q.end + 80]
     if _NOT_EX_EN.match(tail):
         return False
+    if before and re.match(r"^\W{0,3}(?:of (?:them|those|these|which)|such)\b", tail, re.I):
+        # "we fine-tune on our support transcripts; there are about 200k of them"
+        return any(_EX_NOUN_EN.fullmatch(w) for w in re.findall(r"[\w'-]+", before[-80:]))
     has_mod = False
     for w in re.split(r"[\s/]+", tail.strip())[:7]:
         w = w.strip(".,;:()\"'“”")
@@ -498,9 +502,13 @@ def labelled_quantity(clause: str, bare: bool = False, context: str = "", before
         return None
     best: Optional[float] = None
     for q in _numbers(clause):
-        if bare or _is_example_count(clause, q) or (context and _labelled_context(clause, q, context)) \
-                or _parenthetical(clause, q, before):
-            best = q.value if best is None else max(best, q.value)
+        value = q.value
+        if q.zh and re.match(r"^\s*(?:多|余)?字", clause[q.end:q.end + 3]) and _CORPUS_ZH.search(clause):
+            value = q.value / 20  # "上千万字的平行语料": a corpus measured in characters (~20 a sentence)
+        elif not (bare or _is_example_count(clause, q, before) or (context and _labelled_context(clause, q, context))
+                  or _parenthetical(clause, q, before)):
+            continue
+        best = value if best is None else max(best, value)
     return None if best is None else int(best)
 
 
@@ -695,13 +703,17 @@ def _cue_match(cue: _Compiled, c: Clause) -> Optional[re.Match]:
     return m
 
 
-def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "", before: str = "") -> list[Hit]:
+def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "", before: str = "",
+                 carried: bool = False) -> list[Hit]:
+    """Hits of one clause. `carried`: the clause continues a negated list ("not looking for
+    legal research, citations or anything that has to be looked up")."""
     hits: list[Hit] = []
     text = c.text
+    shadow = Clause("not " + text, c.start, c.sentence, c.end, c.sent_start, c.sent_index) if carried else c
     for dim, vals in lex.cues.items():
         found = False
         for cue in vals["no"]:
-            if _cue_match(cue, c):
+            if _cue_match(cue, shadow):
                 hits.append(Hit(dim, "no", cue.strength, c, order))
                 found = True
                 break
@@ -711,7 +723,7 @@ def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "", befo
             m = _cue_match(cue, c)
             if not m:
                 continue
-            negated = cue.negation != "keep" and _negated(lex, text, m.start())
+            negated = cue.negation != "keep" and (carried or _negated(lex, text, m.start()))
             indifferent = cue.topic and lex.indifference is not None and bool(lex.indifference.search(text))
             if negated and (cue.negation == "drop" or (cue.negation == "need" and not _NEED.search(text))):
                 # a negated hint ("not medical") says too little either way; "no jargon"
@@ -776,6 +788,12 @@ def _evidence(c: Clause) -> str:
     return s[a:a + 300].strip()
 
 
+# a clause that only continues a list ("citations or anything that has to be looked up")
+_LIST_CONT = re.compile(
+    r"^(?!(?:we|i|it|they|you|he|she|our|the|this|that|there|but|so|and|then|which|who|because|since|if)\b)"
+    r"[\w'’-]+(?:\s+[\w'’-]+){0,2}\s+(?:or|nor)\s", re.I)
+
+
 def _flag(rx: Optional[re.Pattern], text: str) -> bool:
     return bool(rx is not None and rx.search(text))
 
@@ -821,8 +839,10 @@ def extract(text: str) -> Extraction:
             continue
         kept.append(c.text)
         nxt = cls[i + 1].text if i + 1 < len(cls) and cls[i + 1].sent_index == c.sent_index else ""
-        prv = cls[i - 1].text if i > 0 and cls[i - 1].sent_index == c.sent_index else ""
-        hits.extend(_clause_hits(lex, c, i, nxt, prv))
+        prv = cls[i - 1].text if i > 0 else ""
+        carried = bool(i > 0 and cls[i - 1].sent_index == c.sent_index and lex.negator.search(prv)
+                       and _LIST_CONT.match(c.text))
+        hits.extend(_clause_hits(lex, c, i, nxt, prv, carried))
     values, contradictions = _resolve(hits)
     core = [d for d in values if d in CORE_DIMENSIONS]
     on_topic = bool(core) or any(p.search("\n".join(kept)) for p in lex.on_topic)
