@@ -397,7 +397,7 @@ _EX_NOUN_ZH = re.compile(
     r"样本|样例|示例|例子|标注|对话|聊天记录|记录|工单|台词|回复|答复|问答|句对|翻译|译文|文案|稿件|标题|病历|律师函|"
     r"纪要|报告|摘要|意见书|案子|案例|邮件|评论|评价|差评|SQL|sql|交底书|文章|推文|帖子|材料|录音|转写|语料|改写|配对|"
     r"话术|通话|数据|训练|公文|条目")
-_LABEL_MOD_ZH = re.compile(r"标注|标好|人工|历史|以往|过往|往期|质检|合格|绩优|已授权|见报|积累|沉淀|复核|审核|归类过|回复过|写过|整理好|训练|可以用")
+_LABEL_MOD_ZH = re.compile(r"存档|归档|已签署|签署过|标注|标好|人工|历史|以往|过往|往期|质检|合格|绩优|已授权|见报|积累|沉淀|复核|审核|归类过|回复过|写过|整理好|训练|可以用")
 _NOT_EX_ZH = re.compile(
     r"^\s*(?:%|％|年|个?月|周|天|日|小时|分钟|秒|毫秒|ms|岁|倍|次|人|名|位|个?(?:用户|员工|客户|坐席|工程师|城市|国家|语言|"
     r"门店|类目|叶子类目|标签|字段|仓库|服务|微服务|表|部门|团队|代码|编码|类别|分类)|家|元|块|美元|万元|张表|款|页|字|"
@@ -451,6 +451,10 @@ def _is_example_count(clause: str, q: _Qty, before: str = "") -> bool:
     if before and re.match(r"^\W{0,3}(?:of (?:them|those|these|which)|such)\b", tail, re.I):
         # "we fine-tune on our support transcripts; there are about 200k of them"
         return any(_EX_NOUN_EN.fullmatch(w) for w in re.findall(r"[\w'-]+", before[-80:]))
+    if re.search(r"\b(?:cleaned|corrected|labell?ed|annotated|graded|scored|coded|reviewed|tagged|edited|translated|"
+                 r"transcribed|written|wrote|produced|resolved|approved|curated|rated|checked)\s+(?:up\s+)?(?:about|around|"
+                 r"roughly|some|over|nearly|almost|~)?\s*$", clause[max(0, q.start - 40):q.start], re.I):
+        return not _DOC_NOUN_EN.match((re.findall(r"[\w'-]+", tail) or ["x"])[0])
     has_mod = False
     for w in re.split(r"[\s/]+", tail.strip())[:7]:
         w = w.strip(".,;:()\"'“”")
@@ -533,7 +537,8 @@ _EN_PERIOD = re.compile(
     r"|\b(?P<times>once|twice|\d+ times|(?:a )?few times|several times|many times|multiple times|"
     r"(?:one|two|three|four|five) times)\s+(?:a|an|per|each|every)\s+(?P<tunit>second|minute|hour|day|week|month|quarter|year)\b"
     r"|\b(?:several hundred|hundreds of|dozens of|\d+|many|a few|several)\s+(?:\w+\s+){0,2}(?:a|per)\s+(?P<runit>day|hour|week|minute)\b"
-    r"|\bby the (?P<byunit>minute|hour|second)\b|\bby lunchtime\b|\bsecond by second\b", re.I)
+    r"|\bby the (?P<byunit>minute|hour|second)\b|\bby lunchtime\b|\bsecond by second\b"
+    r"|\b(?:with|after|on) (?:every|each) (?:[\w-]+\s+)?(?P<evunit>release|deploy(?:ment)?|sprint|build|merge|commit|push)\b", re.I)
 _ZH_UNIT_DAYS = {"秒": 1 / 86400, "分钟": 1 / 1440, "小时": 1 / 24, "天": 1, "日": 1, "早": 1, "晚": 1,
                  "工作日": 1, "周": 7, "星期": 7, "礼拜": 7, "月": 30, "季度": 91, "季": 91, "半年": 182,
                  "年": 365, "学期": 180, "版本": 14}
@@ -602,6 +607,8 @@ def period_days(text: str) -> Optional[float]:
             take(_EN_UNIT_DAYS[m.group("tunit").lower()] / k)
         elif m.group("runit"):
             take(_EN_UNIT_DAYS[m.group("runit").lower()] / 10)
+        elif m.group("evunit"):
+            take(7)
         elif m.group("byunit"):
             take(_EN_UNIT_DAYS[m.group("byunit").lower()])
         else:
@@ -630,7 +637,7 @@ def period_days(text: str) -> Optional[float]:
     return best
 
 
-def _dynamics_hit(clause: str, neighbour: str = "") -> Optional[str]:
+def _dynamics_hit(clause: str, neighbour: str = "", previous: str = "") -> Optional[str]:
     """'yes'/'no' for data dynamics from time words with something changing, else None.
 
     The changing thing may sit in the next clause ("我们每周发一次版,文档跟着改")."""
@@ -638,7 +645,7 @@ def _dynamics_hit(clause: str, neighbour: str = "") -> Optional[str]:
     if days is None:
         return None
     zh = bool(_CJK.search(clause))
-    both = clause + " " + neighbour
+    both = previous + " " + clause + " " + neighbour
     change = _CHANGE_ZH.search(both) if zh else _CHANGE_EN.search(both)
     if not change and zh:
         change = _CHANGE_EN.search(both)
@@ -679,8 +686,9 @@ class Extraction:
 # words that make a negated topic mean "no requirement" ("no special voice needed")
 _NEED = re.compile(
     r"\b(?:need|needs|needed|require[sd]?|requirement|special|particular|specific|any|house|fixed|strict|custom|"
-    r"set|care|cares|trying|try|change|changes|have|has|mind|matter|must|should|fancy|dedicated)\b"
+    r"set|care|cares|trying|try|change|changes|have|has|mind|matter|must|should|fancy|dedicated|requirements)\b"
     r"|不需要|不用|没有|无需|不要求|没什么|不必|特别|特殊|专门|固定|讲究|刻意|要求|改|必要", re.I)
+_FABRICATE = re.compile(r"编造|捏造|伪造|杜撰|瞎编|胡编|\b(?:invent\w*|fabricat\w*|make (?:\w+ )?up|made[- ]up|hallucinat\w*)", re.I)
 _NEG_WINDOW_EN = 30
 _NEG_WINDOW_ZH = 12
 
@@ -725,6 +733,8 @@ def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "", befo
                 continue
             negated = cue.negation != "keep" and (carried or _negated(lex, text, m.start()))
             indifferent = cue.topic and lex.indifference is not None and bool(lex.indifference.search(text))
+            if negated and dim != "hallucination_critical" and _FABRICATE.search(text):
+                continue  # "不允许编造参考文献", "never invent sources": about hallucination, not this
             if negated and (cue.negation == "drop" or (cue.negation == "need" and not _NEED.search(text))):
                 # a negated hint ("not medical") says too little either way; "no jargon"
                 # is a rule about style, not the absence of a style requirement
@@ -734,7 +744,7 @@ def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "", befo
             else:
                 hits.append(Hit(dim, "yes", cue.strength, c, order))
             break
-    dd = _dynamics_hit(text, neighbour)
+    dd = _dynamics_hit(text, neighbour, before if before and before in c.sentence else "")
     if dd is not None and not any(h.dimension == "data_dynamics" and h.strength == "stated" for h in hits):
         hits = [h for h in hits if h.dimension != "data_dynamics"]
         hits.append(Hit("data_dynamics", dd, "stated", c, order))
