@@ -46,10 +46,11 @@ def summary_rows(result: dict) -> list[tuple[str, str, str]]:
         for start in STARTS:
             s = iv.get(start)
             if s:
-                rows.append((f"interview ({start}): agreement", f"interview.{start}.agreement", _pct(s["agreement"])))
-                rows.append((f"interview ({start}): questions mean / max", "",
-                             f"{_num(s['mean_questions'])} / {s['max_questions']}"))
-        rows.append(("interview: max questions (limit 8)", "interview.max_questions", str(iv["max_questions"])))
+                label = {"description": "from text", "empty": "empty start"}[start]
+                rows.append((f"interview agreement, {label}", f"interview.{start}.agreement", _pct(s["agreement"])))
+                rows.append((f"interview questions, {label}", "",
+                             f"{_num(s['mean_questions'])} mean, {s['max_questions']} max"))
+        rows.append(("interview max questions (limit 8)", "interview.max_questions", str(iv["max_questions"])))
     lat = m["latency_ms"]
     rows.append(("latency p50 / p95 (ms)", "", f"{_num(lat['p50'])} / {_num(lat['p95'])}"))
     rows.append(("LLM calls / tokens per case", "", f"{_num(m['llm']['calls_per_case'])} / {_num(m['llm']['tokens_per_case'], 0)}"))
