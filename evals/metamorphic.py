@@ -2,11 +2,11 @@
 
 Each transform appends one sentence, in the case's language, that settles one dimension.
 It applies only to descriptions that do not already settle that dimension (the dimension
-is not in expected.profile; the flipped fact may contradict the case's `facts`, that is
-the flip) and, where the article's rules say another fact would cancel it, only when that
-fact holds neither in expected.profile nor in the facts (e.g. a knowledge signal does not
-count when no external knowledge is involved, and a description may imply that without
-the golden profile listing it). The expected new decision is
+is not in expected.profile; the flipped fact may contradict the case's interview `facts`:
+that is the flip) and, where the article's rules say another fact would cancel it, only
+when the description does not settle that fact (e.g. a knowledge signal does not count
+when the text says outright that no external knowledge is involved). Both judgements
+rest on the golden labels (expected.profile), never on what the advisor read. The expected new decision is
 an explicit table from the original decision, covering all four decisions, so a variant
 checks both that the decision moves when it should and that it holds when it should.
 """
@@ -37,16 +37,15 @@ class Transform:
     value: str
     sentence: Mapping[str, str]
     table: Mapping[str, str]
-    # Not applicable when the case's world (expected.profile, or the facts the user knows)
-    # has any of these (dimension, value) pairs: the rule behind the table would not hold.
+    # Not applicable when expected.profile (what the description settles) has any of these
+    # (dimension, value) pairs: the rule behind the table would not hold.
     unless: tuple[tuple[str, str], ...] = field(default=())
 
     def applies(self, case: GoldenCase) -> bool:
         profile = case.expected.profile
         if self.dimension in profile or case.expected.decision not in self.table:
             return False
-        world = {**case.facts, **profile}
-        return not any(world.get(dim) == value for dim, value in self.unless)
+        return not any(profile.get(dim) == value for dim, value in self.unless)
 
     def apply(self, description: str, lang: str) -> str:
         text = description.rstrip()

@@ -223,9 +223,7 @@ def test_transforms_apply_only_where_the_dimension_is_open():
     assert not daily.applies(_case("d", "en", "undecided", {}))                          # no table row
     known = _case("e", "en", "fine-tuning", {"model_adaptation": "yes"})
     known.facts = {"external_knowledge": "no", "data_dynamics": "no"}
-    assert not daily.applies(known)  # the user knows no external knowledge is involved
-    known.facts = {"data_dynamics": "no"}
-    assert daily.applies(known)      # flipping a fact the description leaves open is the point
+    assert daily.applies(known)  # only the description counts: flipping what it leaves open is the point
     assert daily.apply("A wiki bot", "en") == "A wiki bot. The underlying data changes every day."
     assert daily.apply("一个知识库问答机器人", "zh") == "一个知识库问答机器人。这些数据每天都会更新。"
 
