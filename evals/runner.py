@@ -240,7 +240,7 @@ def run_eval(settings: Settings, *, suite: Optional[Path] = None, engine: Option
     report_dir = report_path(report)
     loaded = load_suite(suite, keep_going=keep_going, known_sections=set(load_article().by_id))
     for p in loaded.problems:
-        err.print(f"skipped: {p.line()}", highlight=False, markup=False)
+        err.print(f"skipped: {p.line()}", highlight=False, markup=False, soft_wrap=True)
     saved = baselines.load_saved(baseline) if baseline is not None else None
 
     adv = Advisor(settings, engine=engine)
@@ -255,7 +255,7 @@ def run_eval(settings: Settings, *, suite: Optional[Path] = None, engine: Option
         for what in ("suite", "engine", "n_cases"):
             if saved.get(what) != result[what]:
                 err.print(f"note: the baseline was made with {what} {saved.get(what)!r}; this run has {result[what]!r}",
-                          highlight=False, markup=False)
+                          highlight=False, markup=False, soft_wrap=True)
 
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
@@ -263,18 +263,18 @@ def run_eval(settings: Settings, *, suite: Optional[Path] = None, engine: Option
         reporting.render_terminal(result, checks, Console(), baseline=saved)
     if report_dir is not None:
         written = reporting.write_report(result, checks, report_dir, baseline=saved)
-        err.print(f"report written: {', '.join(str(p) for p in written)}", highlight=False, markup=False)
+        err.print(f"report written: {', '.join(str(p) for p in written)}", highlight=False, markup=False, soft_wrap=True)
     if save_baseline is not None:
         baselines.save(result, save_baseline)
-        err.print(f"baseline saved: {save_baseline}", highlight=False, markup=False)
+        err.print(f"baseline saved: {save_baseline}", highlight=False, markup=False, soft_wrap=True)
     if code:
         failed = [c for c in checks if not c.ok]
         for c in failed:
-            err.print(c.line(), highlight=False, markup=False)
+            err.print(c.line(), highlight=False, markup=False, soft_wrap=True)
         wrong = result["gate"].get("newly_wrong") or []
         if wrong:
-            err.print(f"cases right in the baseline and wrong now: {', '.join(wrong)}", highlight=False, markup=False)
-        err.print(f"eval gate failed: {len(failed)} check(s) regressed against {baseline}", highlight=False, markup=False)
+            err.print(f"cases right in the baseline and wrong now: {', '.join(wrong)}", highlight=False, markup=False, soft_wrap=True)
+        err.print(f"eval gate failed: {len(failed)} check(s) regressed against {baseline}", highlight=False, markup=False, soft_wrap=True)
     return code
 
 
