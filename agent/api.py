@@ -121,7 +121,7 @@ class Advisor:
         state = InterviewState(lang=lang or (detect_lang(text) if text.strip() else "en"))
         if text.strip():
             check_text(text)
-            interview.apply_answer(state, text, self._extract)
+            interview.apply_answer(state, text, self._extractor(state))
         return state, self._next(state)
 
     def reply(self, state: InterviewState, answer: str) -> Turn:
@@ -139,7 +139,7 @@ class Advisor:
         if action == "answer":
             if not state.description and not state.history:
                 state.lang = detect_lang(answer)
-            got = interview.apply_answer(state, answer, self._extract)
+            got = interview.apply_answer(state, answer, self._extractor(state))
             if not got:
                 # Not understood: ask again once, then move on without it.
                 tries = sum(1 for e in state.history if e.dimension == state.pending)
@@ -165,8 +165,8 @@ class Advisor:
         """The best recommendation from what is known so far."""
         return self._final(state).recommendation
 
-    def _extract(self, text: str, asked: Optional[str]):
-        return self.engine.extract(text, "en", asked)
+    def _extractor(self, state: InterviewState):
+        return lambda text, asked: self.engine.extract(text, state.lang, asked)
 
     def _next(self, state: InterviewState) -> Turn:
         dim = interview.next_dimension(state)

@@ -48,6 +48,13 @@ def _show(turn: Turn, out: Console, adv: Advisor) -> None:
         out.print(f"[italic]{turn.text}[/italic]")
 
 
+def _record_usage(store: SessionStore, sid: str, adv: Advisor) -> None:
+    """Tokens and estimated cost of the LLM engine, accumulated per session."""
+    usage = getattr(adv.engine, "usage", None)
+    if usage is not None and hasattr(usage, "drain"):
+        store.add_usage(sid, **usage.drain())
+
+
 def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
              session_id: Optional[str] = None, lang: Optional[str] = None) -> int:
     """Run an interview to the end (or end of input); returns the exit code."""
@@ -80,6 +87,7 @@ def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
             err.print(f"[red]{exc}[/red]")
             continue
         store.save(sid, state)
+        _record_usage(store, sid, adv)
         _show(turn, out, adv)
         if turn.kind == "recommendation":
             return 0

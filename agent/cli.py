@@ -8,6 +8,15 @@ from typing import Optional
 
 import click
 import typer
+
+try:  # typer >= 0.20 ships its own copy of click and raises that copy's exceptions
+    from typer._click import exceptions as _tclick
+except ImportError:  # pragma: no cover
+    _tclick = click.exceptions
+
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_ABORT = (click.exceptions.Abort, getattr(typer, "Abort", click.exceptions.Abort))
+_USAGE = (click.ClickException, _tclick.ClickException)
 from rich.console import Console
 
 from .errors import AdvisorError, UserError
@@ -19,7 +28,7 @@ sessions_app = typer.Typer(no_args_is_help=True, help="Saved interview sessions.
 app.add_typer(sessions_app, name="sessions")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 MAX_STDIN = 1_000_000
 
 EngineOpt = typer.Option(None, "--engine", help="offline, llm or auto (default: auto).")
@@ -223,15 +232,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     debug = Settings.from_env().debug
     _register_optional_commands()
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.NoArgsIsHelp:  # pragma: no cover - click prints help itself
-        sys.exit(0)
-    except click.exceptions.Exit as exc:
+        rv = app(args=argv, standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
+    except _EXIT as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except _ABORT:
         err.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
+    except _USAGE as exc:
+        if type(exc).__name__.startswith("NoArgsIsHelp"):
+            sys.exit(0)  # click already printed the help
         msg = exc.format_message().replace("\n", " ")
         err.print(f"error: {msg} (see advisor --help)", highlight=False, markup=False)
         sys.exit(2)
@@ -239,13 +250,12 @@ def main(argv: Optional[list[str]] = None) -> None:
         if debug:
             raise
         err.print(f"error: {exc}", highlight=False, markup=False)
-        sys.exit(1)
+        sys.exit(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -24,7 +24,7 @@ from .embeddings import Embedder
 from .knowledge import Article
 from .types import Chunk
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 _SENTENCE = re.compile(r"[^。！？!?；\n]+[。！？!?；]?")
 
 
@@ -42,6 +42,10 @@ class IndexData:
     chunk_vectors: np.ndarray
     sentences: list[Sentence]
     sentence_vectors: np.ndarray
+    section_ids: list[str]
+    section_vectors: np.ndarray
+    phrases: list[str]
+    phrase_vectors: np.ndarray
     path: Path | None = None
     built: bool = False
     build_seconds: float = 0.0
@@ -65,9 +69,27 @@ def passage_text(chunk: Chunk, title_en: str) -> str:
     return f"{' / '.join(chunk.heading_path)} ({title_en})\n{chunk.text}"
 
 
-def cache_key(article: Article, embedder: Embedder) -> str:
-    recipe = f"{article.fingerprint()}|{CHUNK_CHARS}|{CHUNK_OVERLAP}|{embedder.name}|v{INDEX_VERSION}"
+def section_card(section) -> str:
+    """What the dense model sees of a whole section: its headings and our English title and summary."""
+    return f"{' / '.join(section.heading_path)}\n{section.title_en}. {section.summary_en}"
+
+
+def cache_key(article: Article, embedder: Embedder, phrases: list[str]) -> str:
+    phrase_hash = hashlib.sha256("\n".join(phrases).encode()).hexdigest()[:12]
+    recipe = (f"{article.fingerprint()}|{CHUNK_CHARS}|{CHUNK_OVERLAP}|{embedder.name}|{phrase_hash}"
+              f"|v{INDEX_VERSION}")
     return hashlib.sha256(recipe.encode()).hexdigest()[:20]
+
+
+def default_phrases() -> list[str]:
+    """The English texts citations are chosen for (reason, caveat and question templates)."""
+    from .wording import wording
+
+    w = wording()
+    out = [t.en for by_value in w.reasons.values() for t in by_value.values()]
+    out += [w.prompting_reason.en, w.use_case_reason["en"]]
+    out += [c.en for c in w.caveats.values()] + [q.en.why for q in w.questions.values()]
+    return sorted(set(out))
 
 
 def _sha(path: Path) -> str:
@@ -83,24 +105,37 @@ def _load(folder: Path) -> IndexData | None:
         raw = json.loads((folder / "chunks.json").read_text("utf-8"))
         chunks = [Chunk.model_validate(c) for c in raw["chunks"]]
         sentences = [Sentence(**s) for s in raw["sentences"]]
-        cv = np.load(folder / "chunk_vectors.npy", allow_pickle=False)
-        sv = np.load(folder / "sentence_vectors.npy", allow_pickle=False)
-        if cv.shape[0] != len(chunks) or sv.shape[0] != len(sentences):
+        vec = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in _VECTORS}
+        data = IndexData(chunks, vec["chunk_vectors"], sentences, vec["sentence_vectors"],
+                         raw["section_ids"], vec["section_vectors"], raw["phrases"], vec["phrase_vectors"],
+                         path=folder)
+        sizes = ((data.chunk_vectors, chunks), (data.sentence_vectors, sentences),
+                 (data.section_vectors, data.section_ids), (data.phrase_vectors, data.phrases))
+        if any(v.shape[0] != len(items) for v, items in sizes):
             return None
-        return IndexData(chunks, cv, sentences, sv, path=folder)
+        return data
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def build(article: Article, embedder: Embedder) -> IndexData:
-    """Chunk, split and embed the article (no caching)."""
+_VECTORS = ("chunk_vectors", "sentence_vectors", "section_vectors", "phrase_vectors")
+
+
+def build(article: Article, embedder: Embedder, phrases: list[str] = ()) -> IndexData:
+    """Chunk, split and embed the article, its section cards and the advisor's fixed phrases."""
     t0 = time.perf_counter()
     titles = {s.id: s.title_en for s in article.sections}
     chunks = chunk_article(article)
     sentences = split_sentences(article)
+    sections = list(article.sections)
     cv = embedder.passages([passage_text(c, titles[c.section_id]) for c in chunks])
     sv = embedder.passages([s.text for s in sentences])
-    return IndexData(chunks, cv, sentences, sv, built=True, build_seconds=time.perf_counter() - t0)
+    secv = embedder.passages([section_card(s) for s in sections])
+    # Fixed phrases (reason templates) are embedded as queries once, here, so that picking a
+    # citation's quote at run time costs a dot product instead of a model call.
+    pv = np.stack([embedder.query(p) for p in phrases]) if phrases else np.zeros((0, cv.shape[1]), np.float32)
+    return IndexData(chunks, cv, sentences, sv, [s.id for s in sections], secv, list(phrases), pv,
+                     built=True, build_seconds=time.perf_counter() - t0)
 
 
 def _save(data: IndexData, folder: Path) -> None:
@@ -108,11 +143,12 @@ def _save(data: IndexData, folder: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
     try:
         payload = {"chunks": [c.model_dump() for c in data.chunks],
-                   "sentences": [s.__dict__ for s in data.sentences]}
+                   "sentences": [s.__dict__ for s in data.sentences],
+                   "section_ids": data.section_ids, "phrases": data.phrases}
         (tmp / "chunks.json").write_text(json.dumps(payload, ensure_ascii=False), "utf-8")
-        np.save(tmp / "chunk_vectors.npy", data.chunk_vectors)
-        np.save(tmp / "sentence_vectors.npy", data.sentence_vectors)
-        files = {n: _sha(tmp / n) for n in ("chunks.json", "chunk_vectors.npy", "sentence_vectors.npy")}
+        for name in _VECTORS:
+            np.save(tmp / f"{name}.npy", getattr(data, name))
+        files = {n: _sha(tmp / n) for n in ["chunks.json", *(f"{v}.npy" for v in _VECTORS)]}
         (tmp / "manifest.json").write_text(json.dumps({"files": files}), "utf-8")
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
@@ -123,14 +159,15 @@ def _save(data: IndexData, folder: Path) -> None:
 
 
 def load_or_build(article: Article, embedder: Embedder, index_dir: Path,
-                  rebuild: bool = False) -> IndexData:
+                  rebuild: bool = False, phrases: list[str] | None = None) -> IndexData:
     """The cached index for this article and embedder; built (and saved) when missing or bad."""
-    folder = index_dir / cache_key(article, embedder)
+    phrases = list(phrases if phrases is not None else default_phrases())
+    folder = index_dir / cache_key(article, embedder, phrases)
     if not rebuild:
         data = _load(folder)
         if data is not None:
             return data
-    data = build(article, embedder)
+    data = build(article, embedder, phrases)
     try:
         _save(data, folder)
         data.path = folder

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from .extract import UNKNOWN_ANSWER, merge
+from .extract import UNKNOWN_ANSWER, merge, read_answer
 from .policy import decide, swing_dimensions
 from .types import CORE_DIMENSIONS, DimensionValue, Exchange, InterviewState, OpenQuestion, Profile, Turn
 from .wording import wording
@@ -66,7 +66,7 @@ def handle_command(state: InterviewState, answer: str) -> tuple[str, Turn | None
     if _WHY.match(answer) and state.pending:
         why = getattr(wording().questions[state.pending], state.lang).why
         return "reply", _reply(state, "why", why=why)
-    if _SKIP.match(answer) or (UNKNOWN_ANSWER.search(answer) and len(answer) < 40):
+    if _SKIP.match(answer) or (UNKNOWN_ANSWER.search(answer) and len(answer) < 40 and not _answers_pending(state, answer)):
         if state.pending:
             state.skipped.append(state.pending)
             _answer_last(state, answer)
@@ -88,6 +88,11 @@ def handle_command(state: InterviewState, answer: str) -> tuple[str, Turn | None
     if is_third_language(answer):
         return "reply", _reply(state, "third_language")
     return "answer", None
+
+
+def _answers_pending(state: InterviewState, answer: str) -> bool:
+    """Whether a hedged answer ("maybe 300", "not sure, maybe weekly") still gives a value."""
+    return bool(state.pending) and read_answer(answer, state.pending).profile.get(state.pending).value != "unknown"
 
 
 def _answer_last(state: InterviewState, answer: str) -> None:

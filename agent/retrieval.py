@@ -17,7 +17,7 @@ from .knowledge import Article
 from .textproc import tokenize
 from .types import SearchResult
 
-RRF_K = 60
+RRF_K = 10  # measured on evals/retrieval: 10 beats the customary 60 on this small corpus
 MAX_QUERY_CHARS = 2000
 
 
@@ -38,6 +38,9 @@ class KnowledgeIndex:
         self._bm25 = bm25s.BM25()
         self._bm25.index(docs, show_progress=False)
         self._vocab = set(self._bm25.vocab_dict)
+        sec_pos = {sid: i for i, sid in enumerate(data.section_ids)}
+        self._chunk_section = np.array([sec_pos[c.section_id] for c in data.chunks])
+        self._phrase_pos = {p: i for i, p in enumerate(data.phrases)}
         self._sent_by_section: dict[str, list[int]] = {}
         for i, s in enumerate(data.sentences):
             self._sent_by_section.setdefault(s.section_id, []).append(i)
@@ -48,13 +51,20 @@ class KnowledgeIndex:
         """Load the cached index (building it when needed)."""
         return cls(article, embedder, load_or_build(article, embedder, index_dir, rebuild))
 
+    def _vector(self, text: str) -> np.ndarray:
+        pos = self._phrase_pos.get(text)
+        return self.data.phrase_vectors[pos] if pos is not None else self.embedder.query(text)
+
     def _rank(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         qv = self.embedder.query(query)
         dense = self.data.chunk_vectors @ qv
+        # Each chunk also carries its section card's score: our English title and summary are
+        # what lets an English question reach a Chinese passage that shares no words with it.
+        card = (self.data.section_vectors @ qv)[self._chunk_section]
         toks = [t for t in tokenize(query) if t in self._vocab]
         sparse = np.asarray(self._bm25.get_scores(toks), dtype=np.float32) if toks else np.zeros_like(dense)
         fused = np.zeros_like(dense)
-        for scores, weight in ((dense, 1.0), (sparse, 1.0)):
+        for scores, weight in ((dense, 1.0), (card, 1.0), (sparse, 1.0)):
             if not np.any(scores):
                 continue
             order = np.argsort(-scores, kind="stable")
@@ -73,8 +83,16 @@ class KnowledgeIndex:
         if k < 1:
             raise UserError("--k must be at least 1")
         fused, dense = self._rank(query)
-        order = np.lexsort((-dense, -fused))[:k]
-        top = 2.0 / (RRF_K + 1)
+        order, seen = [], set()
+        for i in np.lexsort((-dense, -fused)):
+            sid = self.data.chunks[i].section_id
+            if sid in seen:  # one passage per section: k results cover k places in the article
+                continue
+            seen.add(sid)
+            order.append(i)
+            if len(order) == k:
+                break
+        top = 3.0 / (RRF_K + 1)
         return [
             SearchResult(section_id=c.section_id, heading_path=c.heading_path,
                          score=round(float(fused[i] / top), 4), text=c.text,
@@ -87,8 +105,7 @@ class KnowledgeIndex:
         idx = self._sent_by_section.get(section_id)
         if not idx:
             return None
-        qv = self.embedder.query(query)
-        sims = self.data.sentence_vectors[idx] @ qv
+        sims = self.data.sentence_vectors[idx] @ self._vector(query)
         return self.data.sentences[idx[int(np.argmax(sims))]]
 
     def as_llama_retriever(self, k: int = 5):
