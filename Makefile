@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast eval bench clean
+.PHONY: run test test-fast eval eval-baseline retrieval-eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,14 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m evals.bench
+	$(BIN)/python -m evals.bench_batch --n 10000
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+## Re-save the committed eval baseline after an intended improvement.
+eval-baseline: $(STAMP)
+	$(BIN)/advisor eval --engine offline --save-baseline evals/baseline/offline.json
+
+retrieval-eval: $(STAMP)
+	$(BIN)/python -m evals.retrieval_eval

@@ -14,7 +14,7 @@ from .embeddings import Embedder
 from .errors import UserError
 from .index import IndexData, Sentence, load_or_build
 from .knowledge import Article
-from .textproc import tokenize
+from .textproc import expansion_tokens, tokenize
 from .types import SearchResult
 
 RRF_K = 10  # measured on evals/retrieval: 10 beats the customary 60 on this small corpus
@@ -61,7 +61,7 @@ class KnowledgeIndex:
         # Each chunk also carries its section card's score: our English title and summary are
         # what lets an English question reach a Chinese passage that shares no words with it.
         card = (self.data.section_vectors @ qv)[self._chunk_section]
-        toks = [t for t in tokenize(query) if t in self._vocab]
+        toks = [t for t in tokenize(query) + expansion_tokens(query) if t in self._vocab]
         sparse = np.asarray(self._bm25.get_scores(toks), dtype=np.float32) if toks else np.zeros_like(dense)
         fused = np.zeros_like(dense)
         for scores, weight in ((dense, 1.0), (card, 1.0), (sparse, 1.0)):

@@ -411,7 +411,6 @@ def test_the_command_exits_3_and_names_the_metric_on_a_regression(tmp_path, monk
 
 
 @fast
-@pytest.mark.xfail(reason="agent/cli.py main() ignores the exit code app(standalone_mode=False) returns", strict=False)
 def test_the_advisor_command_itself_exits_3_on_a_regression(tmp_path, monkeypatch):
     from agent.cli import main
 
