@@ -137,13 +137,18 @@ class Advisor:
         if action.startswith("reask:"):
             return interview.question_turn(state, action.split(":", 1)[1], self.engine.phrase_question)
         if action == "answer":
-            if not state.description and not state.history:
-                state.lang = detect_lang(answer)
+            if not state.description and all(e.answer is None for e in state.history) \
+                    and any(ch.isalpha() for ch in answer):
+                state.lang = detect_lang(answer)  # the first words the user writes set the language
+            # The pending question already holds an answer only when an earlier one was not
+            # understood (a read answer clears `pending`; "back" asks it afresh).
+            asked = [e for e in state.history if e.dimension == state.pending] if state.pending else []
+            tried = bool(asked) and asked[-1].answer is not None
             got = interview.apply_answer(state, answer, self._extractor(state))
             if not got:
                 # Not understood: ask again once, then move on without it.
-                tries = sum(1 for e in state.history if e.dimension == state.pending)
-                if tries >= 2:
+                if tried:
+                    asked[-1].answer = answer
                     state.skipped.append(state.pending)
                     state.pending = None
                 else:

@@ -51,7 +51,8 @@ def advisor(engine=None, model=None, base_url=None, embeddings=None):
 
     s = settings(model, base_url, embeddings, engine)
     adv = Advisor(s, engine=engine)
-    if adv.engine_choice == "auto" and not s.llm_configured:
+    # A hint for people at a terminal; scripts get a clean stderr (an error stays one line).
+    if adv.engine_choice == "auto" and not s.llm_configured and err.is_terminal:
         err.print("[dim]No LLM endpoint configured (OPENAI_API_KEY / OPENAI_BASE_URL): using the offline engine.[/dim]")
     return adv
 

@@ -99,7 +99,10 @@ def _sha(path: Path) -> str:
 def _load(folder: Path) -> IndexData | None:
     try:
         manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-        for name, digest in manifest["files"].items():
+        files = manifest["files"]
+        if set(files) != {"chunks.json", *(f"{v}.npy" for v in _VECTORS)}:
+            return None  # a manifest that does not vouch for every file vouches for none
+        for name, digest in files.items():
             if _sha(folder / name) != digest:
                 return None
         raw = json.loads((folder / "chunks.json").read_text("utf-8"))
@@ -114,7 +117,7 @@ def _load(folder: Path) -> IndexData | None:
         if any(v.shape[0] != len(items) for v, items in sizes):
             return None
         return data
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

@@ -75,7 +75,7 @@ def _decision(knowledge: bool, behaviour: bool, blocked: bool) -> str:
 
 def _with(p: Profile, dim: str, value: str) -> Profile:
     q = p.model_copy(deep=True)
-    setattr(q, dim, DimensionValue(value=value, evidence="", source="assumed"))
+    setattr(q, dim, DimensionValue(value=value, evidence="", source="stated"))  # as an answer would be
     return q
 
 
