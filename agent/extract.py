@@ -59,11 +59,21 @@ class DimensionCues(BaseModel):
     no: list[Cue]
 
 
+class Spelling(BaseModel):
+    """Repair of everyday misspellings before the cues are matched (see _normalise)."""
+
+    model_config = ConfigDict(extra="forbid")
+    shorthand: dict[str, str] = {}
+    targets: list[str] = []
+    protected: list[str] = []
+
+
 class CueSet(BaseModel):
     """The cue lexicon (knowledge/cues.yaml)."""
 
     model_config = ConfigDict(extra="forbid")
     macros: dict[str, str] = {}
+    spelling: Spelling = Spelling()
     negators: dict[str, list[str]]
     indifference: dict[str, list[str]] = {}
     instructions: list[str]
@@ -99,6 +109,8 @@ class _Lexicon:
     relative: Optional[re.Pattern] = None
     hypothetical: Optional[re.Pattern] = None
     bare_negation: Optional[re.Pattern] = None
+    shorthand: dict[str, str] = field(default_factory=dict)
+    misspelt: dict[str, str] = field(default_factory=dict)
 
 
 _MACRO = re.compile(r"%([A-Z][A-Z0-9_]*)%")
@@ -148,12 +160,45 @@ def load_cues(path: Path) -> _Lexicon:
             neg, indiff, [re.compile(_expand(p, mac), flags) for p in cs.instructions], cues,
             [re.compile(_expand(p, mac), flags) for p in cs.on_topic],
             _alt(cs.third_party, mac), _alt(cs.first_person, mac), _alt(cs.relative, mac),
-            _alt(cs.hypothetical, mac), _alt(cs.bare_negation, mac))
+            _alt(cs.hypothetical, mac), _alt(cs.bare_negation, mac),
+            {k.lower(): v for k, v in cs.spelling.shorthand.items()},
+            _misspellings(cs.spelling.targets, cs.spelling.protected))
     except OSError as exc:
         raise UserError(f"{path}: cannot read cue lexicon: {exc.strerror or exc}") from exc
     except (yaml.YAMLError, ValidationError, re.error, ValueError, KeyError, TypeError) as exc:
         first = str(exc).strip().splitlines() or [type(exc).__name__]
         raise UserError(f"{path}: invalid cue lexicon: {first[0]}") from exc
+
+
+def _inflections(w: str) -> set[str]:
+    if w.endswith(("ed", "ly", "ing")):
+        return {w}
+    out = {w, w + "s", w + "es", w + "ed", w + "d", w + "ing", w + "ly"}
+    if w.endswith("e"):
+        out |= {w[:-1] + "ing", w[:-1] + "ed"}
+    if w.endswith("y"):
+        out |= {w[:-1] + "ies", w[:-1] + "ied"}
+    return out
+
+
+def _misspellings(targets: list[str], protected: list[str]) -> dict[str, str]:
+    """{misspelling: word} for the words the cues rely on: one letter dropped ("evry",
+    "exacty") or two neighbours swapped ("anwsers", "polciies"). Real words that look like
+    such a slip ("ever", "stale", "table") are protected and never corrected."""
+    forms: set[str] = set()
+    for t in targets:
+        forms |= _inflections(t.lower())
+    keep = {w.lower() for w in protected}
+    out: dict[str, str] = {}
+    for f in sorted(forms):
+        if len(f) < 5:
+            continue
+        variants = {f[:i] + f[i + 1:] for i in range(len(f))}
+        variants |= {f[:i] + f[i + 1] + f[i] + f[i + 2:] for i in range(len(f) - 1) if f[i] != f[i + 1]}
+        for v in variants:
+            if len(v) >= 4 and v not in forms and v not in keep:
+                out.setdefault(v, f)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -267,7 +312,10 @@ _EN_WORDS = {
     "several thousand": 4000, "tens of thousands": 30000, "hundreds of thousands": 300000,
     "thousands": 3000, "millions": 2_000_000, "a few hundred": 300, "a couple hundred": 200,
     "a couple of hundred": 200, "several hundred": 400, "hundreds": 300, "a few dozen": 40,
-    "dozens": 40, "a dozen": 12, "a handful": 5, "a couple of dozen": 24,
+    "dozens": 40, "a dozen": 12, "a handful": 5, "a couple of dozen": 24, "a couple dozen": 24,
+    "couple dozen": 24, "two dozen": 24, "three dozen": 36, "a few hundred thousand": 300000,
+    "couple hundred": 200, "couple thousand": 2000, "a few tens of thousands": 30000,
+    "a hundred or so": 100, "a thousand or so": 1000, "a few million": 3_000_000,
 }
 _EN_MULT = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6, "mn": 1e6,
             "hundred": 1e2, "bn": 1e9, "billion": 1e9}
@@ -345,7 +393,7 @@ def _numbers(clause: str) -> list[_Qty]:
             n *= _EN_MULT.get(unit, 1)
             if not unit and "," not in m.group("num") and 1900 <= n <= 2100:
                 continue  # a year, not a count
-            if re.match(r"[\d.,]", clause[m.end():m.end() + 1] or "x") or _CJK.match(clause[m.end():].lstrip()[:1] or "x"):
+            if re.match(r"[.,]?\d", clause[m.end():m.end() + 2] or "x") or _CJK.match(clause[m.end():].lstrip()[:1] or "x"):
                 continue  # part of a Chinese number, read below
         out.append(_Qty(n, m.start(), m.end(), False))
         taken.append(m.span())
@@ -373,17 +421,23 @@ def _numbers(clause: str) -> list[_Qty]:
 
 
 # what a counted thing must look like to be labelled task data
-_EX_NOUN_EN = re.compile(
-    r"\b(?:examples?|samples?|pairs?|tickets?|transcripts?|conversations?|chats?|chat logs|dialog(?:ue)?s?|lines?|"
+_EX_NOUN_ALT = (
+    r"examples?|samples?|pairs?|tickets?|transcripts?|conversations?|chats?|chat logs|dialog(?:ue)?s?|lines?|"
     r"utterances|replies|responses?|answers?|emails?|messages?|letters?|summar(?:y|ies)|reports?|briefings?|notes?|"
     r"memos?|descriptions?|listings?|posts?|captions?|headlines?|titles?|translations?|segments?|sentences?|clauses?|"
     r"records?|cases?|calls?|stays?|encounters?|claims?|reviews?|explanations?|write-?ups?|rows?|entries|q&as?|"
     r"prompts?|completions?|annotations?|labels|judgments|ratings|minutes|drafts?|articles|rewrites|outputs?|"
     r"forms|questions?|queries|texts?|scripts?|scorecards?|decks?|commentar(?:y|ies)|briefs?|essays?|stories|"
-    r"subtitles?|captions?|answers|solutions?|comments?)\b", re.I)
+    r"subtitles?|captions?|answers|solutions?|comments?|complaints?|submissions?|applications?|invoices?|receipts?|"
+    r"enquir(?:y|ies)|inquir(?:y|ies)|incidents?|alerts?|bug reports?|resumes?|cvs?|ads|adverts?|newsletters?|"
+    r"threads?|recordings?|proposals?|opinions?|rulings?|assessments?|evaluations?|decisions?|tweets?|sql queries|"
+    r"query pairs|examples? pairs|letters?|speeches|emails|quizzes|exercises|problems|feedback")
+_EX_NOUN_EN = re.compile(r"\b(?:" + _EX_NOUN_ALT + r")\b", re.I)
 _LABEL_MOD_EN = re.compile(
     r"\b(?:labell?ed|annotated|tagged|coded|graded|scored|rated|curated|verified|approved|finali[sz]ed|published|"
     r"resolved|historical(?:ly)?|past|previous|prior|archived|existing|hand-?written|[\w-]+-(?:written|authored)|"
+    r"(?:already|pre|hand|human|manually|expert|fully|double)-(?:coded|labell?ed|annotated|tagged|graded|scored|checked|"
+    r"reviewed|approved|verified|categori[sz]ed|classified|corrected|written)|hand-checked|signed|sent|"
     r"manually|expert|gold|cleaned|aligned|corrected|reviewed|edited|translated|train(?:ing)?|learn|examples?|"
     r"written|wrote|authored|produced|labell?ed by|annotated by)\b", re.I)
 _NOT_EX_EN = re.compile(
@@ -396,12 +450,15 @@ _NOT_EX_EN = re.compile(
 _EX_NOUN_ZH = re.compile(
     r"样本|样例|示例|例子|标注|对话|聊天记录|记录|工单|台词|回复|答复|问答|句对|翻译|译文|文案|稿件|标题|病历|律师函|"
     r"纪要|报告|摘要|意见书|案子|案例|邮件|评论|评价|差评|SQL|sql|交底书|文章|推文|帖子|材料|录音|转写|语料|改写|配对|"
-    r"话术|通话|数据|训练|公文|条目")
-_LABEL_MOD_ZH = re.compile(r"存档|归档|已签署|签署过|标注|标好|人工|历史|以往|过往|往期|质检|合格|绩优|已授权|见报|积累|沉淀|复核|审核|归类过|回复过|写过|整理好|训练|可以用")
+    r"话术|通话|数据|训练|公文|条目|稿|范文|笔记|致辞|脚本|素材|案卷|作文|判决书|(?<![A-Za-z])(?:memos?|tickets?|emails?|examples?|"
+    r"samples?|cases?|pairs?|posts?|notes?|scripts?|reviews?|dialog(?:ue)?s?|transcripts?|replies|responses?|prompts?|"
+    r"q&as?|faqs?|logs?|records?|conversations?|chats?|letters?|reports?|summar(?:y|ies)|titles?|listings?|copy)(?![A-Za-z])", re.I)
+_LABEL_MOD_ZH = re.compile(r"存档|归档|已签署|签署过|标注|标好|人工|历史|以往|过往|往期|质检|合格|绩优|已授权|见报|积累|沉淀|复核|审核|归类过|回复过|写过|整理好|训练|可以用|以前|之前|过去|留下来?|留存|保存下?来?|存下来?|校对过|审过|改过|优质|爆款|精选")
 _NOT_EX_ZH = re.compile(
     r"^\s*(?:%|％|年|个?月|周|天|日|小时|分钟|秒|毫秒|ms|岁|倍|次|人|名|位|个?(?:用户|员工|客户|坐席|工程师|城市|国家|语言|"
     r"门店|类目|叶子类目|标签|字段|仓库|服务|微服务|表|部门|团队|代码|编码|类别|分类)|家|元|块|美元|万元|张表|款|页|字|"
-    r"份(?:政策|文件|文档|手册|说明书)|通电话|通来电|张工单)")
+    r"份(?:政策|文件|文档|手册|说明书)|通电话|通来电|张工单|"
+    r"(?:条|项|个|类)[^,，。;；\d]{0,4}?(?:规则|红线|标准|原则|规定|要求|准则|条款|政策|制度|指标|维度|禁令|底线|规范|类目|类别))")
 _RATE = re.compile(
     r"\b(?:a|per|every|each)\s+(?:single\s+)?(?:day|week|month|hour|minute|second|year)\b|\bdaily\b|\bweekly\b|\bhourly\b"
     r"|\b(?:per|each|every) (?:category|class|label|leaf|intent|group|type)\b"
@@ -427,7 +484,7 @@ _DOC_NOUN_ZH = re.compile(r"文档|文件|手册|说明书|资料|政策|制度|
 def _is_example_count(clause: str, q: _Qty, before: str = "") -> bool:
     if q.zh:
         tail = clause[q.end:q.end + 12]
-        head = clause[max(0, q.start - 20):q.start]
+        head = clause[max(0, q.start - 24):q.start]
         if _NOT_EX_ZH.match(tail):
             return False
         ex = _EX_NOUN_ZH.search(tail)
@@ -440,7 +497,7 @@ def _is_example_count(clause: str, q: _Qty, before: str = "") -> bool:
             return True
         if _STRONG_LABEL_ZH.search(head) or _STRONG_LABEL_ZH.search(clause[q.end:q.end + 18]):
             return True
-        if _LABEL_MOD_ZH.search(head[-10:]) and re.match(r"^\s*(?:多|余)?(?:份|条|篇|件|组|对|段|个)", tail) \
+        if _LABEL_MOD_ZH.search(head[-16:]) and re.match(r"^\s*(?:多|余)?(?:份|条|篇|件|组|对|段|个)", tail) \
                 and not _DOC_NOUN_ZH.search(head[-10:]):
             return True  # "历史脚本 1 万多份"
         hx = _EX_NOUN_ZH.search(head)
@@ -448,7 +505,8 @@ def _is_example_count(clause: str, q: _Qty, before: str = "") -> bool:
     tail = clause[q.end:q.end + 80]
     if _NOT_EX_EN.match(tail):
         return False
-    if before and re.match(r"^\W{0,3}(?:of (?:them|those|these|which)|such)\b", tail, re.I):
+    if before and re.match(r"^\W{0,3}(?:of (?:them|those|these|which)|such)\b(?!\s+(?:[\w-]+\s+){0,2}?(?:"
+                           + _EX_NOUN_ALT + r")\b)", tail, re.I):
         # "we fine-tune on our support transcripts; there are about 200k of them"
         return any(_EX_NOUN_EN.fullmatch(w) for w in re.findall(r"[\w'-]+", before[-80:]))
     if re.search(r"\b(?:cleaned|corrected|labell?ed|annotated|graded|scored|coded|reviewed|tagged|edited|translated|"
@@ -538,6 +596,8 @@ _EN_PERIOD = re.compile(
     r"(?:one|two|three|four|five) times)\s+(?:a|an|per|each|every)\s+(?P<tunit>second|minute|hour|day|week|month|quarter|year)\b"
     r"|\b(?:several hundred|hundreds of|dozens of|\d+|many|a few|several)\s+(?:\w+\s+){0,2}(?:a|per)\s+(?P<runit>day|hour|week|minute)\b"
     r"|\bby the (?P<byunit>minute|hour|second)\b|\bby lunchtime\b|\bsecond by second\b"
+    r"|\b(?:from )?(?:one )?(?P<x2x>second|minute|hour|day|week|month)(?: to | by )(?:the next )?(?:second|minute|hour|day|week|month)\b"
+    r"|\bfrom one (?P<x2n>second|minute|hour|day|week|month) to the next\b"
     r"|\b(?:with|after|on) (?:every|each) (?:[\w-]+\s+)?(?P<evunit>release|deploy(?:ment)?|sprint|build|merge|commit|push)\b", re.I)
 _ZH_UNIT_DAYS = {"秒": 1 / 86400, "分钟": 1 / 1440, "小时": 1 / 24, "天": 1, "日": 1, "早": 1, "晚": 1,
                  "工作日": 1, "周": 7, "星期": 7, "礼拜": 7, "月": 30, "季度": 91, "季": 91, "半年": 182,
@@ -549,15 +609,16 @@ _ZH_PERIOD = re.compile(
     r"(?P<times>好几|几|多|两|三|四|五|一两|一|[\d]+)次"
     r"|(?P<every2>两周|两个?月|两年|几天|几周|几年)一(?:更|次|版|改)"
     r"|(?P<once>一天|一周|一个?月|一季度?|半年|一年)(?P<k>一|两|一两)(?:改|变|更|调|次|版|修)"
-    r"|(?P<rate>秒级|实时|盘中|随时|时刻)", re.I)
+    r"|(?P<rate>秒级|实时|盘中|随时|时刻|分分钟|每时每刻|时时刻刻)", re.I)
 _ZH_N = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
          "十": 10, "几": 3}
 _CHANGE_EN = re.compile(
     r"\b(?:updat\w*|chang\w*|revis\w*|edit\w*|new|add(?:s|ed|ing)?|refresh\w*|publish\w*|releas\w*|ship\w*|deploy\w*|"
     r"merge\w*|commit\w*|land(?:s|ing)?|arriv\w*|come out|comes out|expir\w*|rotat\w*|replac\w*|launch\w*|amend\w*|"
     r"evolv\w*|mov(?:e|es|ing)|differ\w*|different|out of date|stale|trickl\w*|restat\w*|migrat\w*|adjust\w*|"
-    r"fluctuat\w*|review\w*|rewrit\w*|adjust\w*|re-?index\w*|sync\w*|ingest\w*|crawl\w*|scrap\w*)\b", re.I)
-_CHANGE_ZH = re.compile(r"更新|发[^,，。]{0,3}版|一改|一变|一更|同步|抓取|入库|出新|新的|变|改|调整|修订|新增|上新|上架|下架|发布|下发|推(?!荐)|迭代|刷新|出台|上线|有新|是新的|提交|合并|发版|变更|涨|跌|一更|换")
+    r"fluctuat\w*|review\w*|rewrit\w*|adjust\w*|re-?index\w*|sync\w*|ingest\w*|crawl\w*|scrap\w*|shift\w*|var(?:y|ies|ied|ying)|"
+    r"swing\w*|grow\w*|sell(?:s|ing)? out|runs? out|reprice\w*|recalculat\w*)\b", re.I)
+_CHANGE_ZH = re.compile(r"更新|发[^,，。]{0,3}版|一改|一变|一更|同步|抓取|入库|出新|新的|变|改|调整|修订|新增|上新|上架|下架|发布|下发|推(?!荐)|迭代|刷新|出台|上线|有新|是新的|提交|合并|发版|变更|涨|跌|一更|换|(?<![参增])加(?!班|工|速|密|油|盟|入我)|增|(?<![强协空音语格基曲色])调(?!查|研|用|取|试|度|侃|皮|子|性|调)|浮动|波动|补货|售罄|卖完")
 _INPUT_ITEMS = re.compile(
     r"\b(?:tickets?|emails?|calls?|requests?|messages?|queries|questions?|reviews?|orders?|claims?|applications?|"
     r"submissions?|conversations?|chats?|enquir\w+|inquir\w+|users?|visitors|generations?)\b"
@@ -609,6 +670,8 @@ def period_days(text: str) -> Optional[float]:
             take(_EN_UNIT_DAYS[m.group("runit").lower()] / 10)
         elif m.group("evunit"):
             take(7)
+        elif m.group("x2x") or m.group("x2n"):
+            take(_EN_UNIT_DAYS[(m.group("x2x") or m.group("x2n")).lower()])
         elif m.group("byunit"):
             take(_EN_UNIT_DAYS[m.group("byunit").lower()])
         else:
@@ -696,7 +759,11 @@ _NEG_WINDOW_ZH = 12
 def _negated(lex: _Lexicon, clause: str, start: int) -> bool:
     zh = bool(_CJK.search(clause[start:start + 4]))
     window = clause[max(0, start - (_NEG_WINDOW_ZH if zh else _NEG_WINDOW_EN)):start]
-    return bool(lex.negator.search(window))
+    return _has_negator(lex, window)
+
+
+def _has_negator(lex: _Lexicon, text: str) -> bool:
+    return bool(lex.negator.search(text))
 
 
 def _cue_match(cue: _Compiled, c: Clause) -> Optional[re.Match]:
@@ -735,7 +802,8 @@ def _clause_hits(lex: _Lexicon, c: Clause, order: int, neighbour: str = "", befo
             indifferent = cue.topic and lex.indifference is not None and bool(lex.indifference.search(text))
             if negated and dim != "hallucination_critical" and _FABRICATE.search(text):
                 continue  # "不允许编造参考文献", "never invent sources": about hallucination, not this
-            if negated and (cue.negation == "drop" or (cue.negation == "need" and not _NEED.search(text))):
+            if negated and (cue.negation == "drop" or (cue.negation == "need" and not carried
+                                                      and not _NEED.search(text))):
                 # a negated hint ("not medical") says too little either way; "no jargon"
                 # is a rule about style, not the absence of a style requirement
                 continue
@@ -808,8 +876,104 @@ def _flag(rx: Optional[re.Pattern], text: str) -> bool:
     return bool(rx is not None and rx.search(text))
 
 
+# same-length repairs: typographic apostrophes and quotes, odd spaces, full-width ASCII
+_SAME_LEN = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'", "\u201c": '"', "\u201d": '"',
+                           "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u3000": " ",
+                           **{chr(0xFF01 + i): chr(0x21 + i) for i in range(94)
+                              if chr(0x21 + i).isalnum() or chr(0x21 + i) in "%+&/-"}})
+_TOKEN = re.compile(r"(?<![\w'/])(?:[A-Za-z]+(?:/[A-Za-z]+)?/?)(?![\w'])")
+# "有没有", "是不是", "能不能" ask a question and negate nothing: read as "是否有", ...
+_A_NOT_A = re.compile(r"((?!动)[\u4e00-\u9fff])[不没]\1")  # "动不动" (all the time) is no question
+_CONTRACTION = re.compile(r"^(?:do|does|did|is|are|was|were|have|has|had|should|would|could|must|need|ca|wo|ai)nt$", re.I)
+
+
+def _normalise(text: str) -> tuple[str, Optional[list[int]]]:
+    """The text with everyday slips repaired ("有没有" reads "是否有"), and (when its length changed) the offset in
+    `text` of every character of the result. Curly apostrophes become straight ones
+    ("don’t"), apostrophe-less contractions are restored ("doesnt"), chat shorthand is
+    spelled out ("abt", "w/o") and a dropped or swapped letter in a word the cues rely on
+    is put back ("evry", "anwsers"); nothing else is touched."""
+    text = text.translate(_SAME_LEN)
+    if "不" in text or "没" in text:
+        text = _A_NOT_A.sub(lambda m: "是否" + m.group(1), text)  # same length
+    lex = lexicon()
+    pieces: list[tuple[int, int, str]] = []
+    for m in _TOKEN.finditer(text):
+        tok = m.group(0)
+        low = tok.lower()
+        rep = lex.shorthand.get(low)
+        if rep is None and "/" not in tok:
+            if _CONTRACTION.match(low):
+                rep = {"cant": "can't", "wont": "won't", "aint": "ain't"}.get(low, low[:-1] + "'t")
+            elif len(low) >= 4:
+                rep = lex.misspelt.get(low)
+        if rep is None or rep == low:
+            continue
+        if tok.isupper() and len(tok) > 1:
+            rep = rep.upper()
+        elif tok[0].isupper():
+            rep = rep[0].upper() + rep[1:]
+        pieces.append((m.start(), m.end(), rep))
+    if not pieces:
+        return text, None
+    out: list[str] = []
+    offsets: list[int] = []
+    pos = 0
+    for a, b, rep in pieces:
+        out.append(text[pos:a])
+        offsets.extend(range(pos, a))
+        out.append(rep)
+        offsets.extend(a + min(k, b - a - 1) for k in range(len(rep)))
+        pos = b
+    out.append(text[pos:])
+    offsets.extend(range(pos, len(text)))
+    offsets.append(len(text))
+    return "".join(out), offsets
+
+
 def extract(text: str) -> Extraction:
-    """Read a whole description into a profile (dimensions it is silent on stay unknown)."""
+    """Read a whole description into a profile (dimensions it is silent on stay unknown).
+
+    Everyday slips are repaired first (_normalise); evidence is always quoted from `text`."""
+    norm, offsets = _normalise(text)
+    ex = _extract(norm)
+    if norm != text:
+        for dim, dv in ex.profile.known().items():
+            k = norm.find(dv.evidence) if dv.evidence else -1
+            if k >= 0:
+                if offsets is None:
+                    dv.evidence = text[k:k + len(dv.evidence)]
+                else:
+                    dv.evidence = text[offsets[k]:offsets[k + len(dv.evidence) - 1] + 1]
+    return ex
+
+
+_BULLET = re.compile(r"^\s*(?:[-*•·▪●◦–]|\d{1,2}[.)、]|[（(]\d{1,2}[)）]|[a-zA-Z][.)]\s)")
+_LABEL_HEAD = re.compile(r"^\s*(?:#+\s*|\*\*)?([^:：]{1,40}?)\**\s*[:：]")
+_LATER = re.compile(
+    r"\b(?:nice[- ]to[- ]haves?|later|future|phase (?:2|two|ii)|v2|stretch(?: goals?)?|roadmap|someday|eventually|"
+    r"optional|maybe|wishlist|wish list|parking lot)\b|以后|后期|二期|将来|未来|远期|可选|锦上添花|暂缓", re.I)
+
+
+def _label_scope(lex: _Lexicon, sentence: str) -> tuple[Optional[str], bool]:
+    """What a label opening a sentence does to what it introduces: ("neg", ...) for
+    "Non-goals:", "Out of scope:", "不做:"; ("later", ...) for "Nice to have:", "二期:".
+    The flag says whether the label stands alone (a heading over the bullets below)."""
+    m = _LABEL_HEAD.match(sentence)
+    if not m:
+        return None, False
+    label = m.group(1).strip()
+    if not label or (len(label.split()) > 5 if not _CJK.search(label) else len(label) > 10):
+        return None, False
+    alone = not sentence[m.end():].strip()
+    if _has_negator(lex, label):
+        return "neg", alone
+    if _LATER.search(label):
+        return "later", alone
+    return None, alone
+
+
+def _extract(text: str) -> Extraction:
     lex = lexicon()
     hits: list[Hit] = []
     ignored: list[str] = []
@@ -823,11 +987,24 @@ def extract(text: str) -> Extraction:
     other = False
     hypo: list[Hit] = []
     prev_sent = -1
+    heading: Optional[str] = None  # scope of a heading over the bullets that follow it
+    inline: Optional[str] = None  # scope of a label over the rest of its sentence
+    first = 0
     for i, c in enumerate(cls):
         if c.sent_index != prev_sent:
             other = False
             hypo = []
             prev_sent = c.sent_index
+            first = i
+            if not (heading and _BULLET.match(c.sentence)):
+                heading = None
+            scope, alone = _label_scope(lex, c.sentence)
+            inline = scope if scope and not alone else None
+            if alone:
+                heading = scope
+        scope = heading or inline
+        if scope == "later":
+            continue  # "Nice to have: a brand voice" is not a requirement
         if i in dropped:
             continue  # a clause that speaks to the advisor is not evidence
         if _flag(lex.third_party, c.text):
@@ -850,8 +1027,8 @@ def extract(text: str) -> Extraction:
         kept.append(c.text)
         nxt = cls[i + 1].text if i + 1 < len(cls) and cls[i + 1].sent_index == c.sent_index else ""
         prv = cls[i - 1].text if i > 0 else ""
-        carried = bool(i > 0 and cls[i - 1].sent_index == c.sent_index and lex.negator.search(prv)
-                       and _LIST_CONT.match(c.text))
+        carried = scope == "neg" or bool(i > 0 and cls[i - 1].sent_index == c.sent_index
+                                         and _has_negator(lex, prv) and _LIST_CONT.match(c.text))
         hits.extend(_clause_hits(lex, c, i, nxt, prv, carried))
     values, contradictions = _resolve(hits)
     core = [d for d in values if d in CORE_DIMENSIONS]
