@@ -111,8 +111,13 @@ class Advisor:
         rec.notices += self._notices()
         return rec
 
-    def write_advice(self, rec: Recommendation) -> Iterator[str]:
-        """Prose advice from the engine (the LLM streams it; offline yields nothing)."""
+    def write_advice(self, rec: Recommendation, own_turn: bool = False) -> Iterator[str]:
+        """Prose advice from the engine (the LLM streams it; offline yields nothing).
+
+        `own_turn` gives the advice its own call budget (the interview's final message).
+        """
+        if own_turn and hasattr(self.engine, "new_turn"):
+            self.engine.new_turn()
         return self.engine.write_advice(rec)
 
     # ------------------------------------------------------------------ interview

@@ -36,7 +36,7 @@ def _lines(console: Console):
 def _show(turn: Turn, out: Console, adv: Advisor) -> None:
     if turn.kind == "recommendation" and turn.recommendation:
         prose = ""
-        for piece in adv.write_advice(turn.recommendation):
+        for piece in adv.write_advice(turn.recommendation, own_turn=True):
             out.print(piece, end="")
             prose += piece
         if prose:
@@ -74,7 +74,9 @@ def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
         state = InterviewState(lang=lang or "en")
         sid = store.create(state, channel="cli")
         err.print(f"[dim]Session {sid} (resume with: advisor chat --resume {sid})[/dim]")
-        out.print(wording().replies[state.lang]["intro"])
+        replies = wording().replies
+        # Until the first answer shows the user's language, greet in both.
+        out.print(replies[lang]["intro"] if lang else replies["en"]["intro"] + "\n" + replies["zh"]["intro"])
     for answer in _lines(out):
         if not answer.strip():
             continue
