@@ -453,12 +453,13 @@ _EX_NOUN_ZH = re.compile(
     r"话术|通话|数据|训练|公文|条目|稿|范文|笔记|致辞|脚本|素材|案卷|作文|判决书|(?<![A-Za-z])(?:memos?|tickets?|emails?|examples?|"
     r"samples?|cases?|pairs?|posts?|notes?|scripts?|reviews?|dialog(?:ue)?s?|transcripts?|replies|responses?|prompts?|"
     r"q&as?|faqs?|logs?|records?|conversations?|chats?|letters?|reports?|summar(?:y|ies)|titles?|listings?|copy)(?![A-Za-z])", re.I)
-_LABEL_MOD_ZH = re.compile(r"存档|归档|已签署|签署过|标注|标好|人工|历史|以往|过往|往期|质检|合格|绩优|已授权|见报|积累|沉淀|复核|审核|归类过|回复过|写过|整理好|训练|可以用|以前|之前|过去|留下来?|留存|保存下?来?|存下来?|校对过|审过|改过|优质|爆款|精选")
+_LABEL_MOD_ZH = re.compile(r"存档|归档|已签署|签署过|标注|标好|人工|历史|以往|过往|往期|质检|合格|绩优|已授权|见报|存稿|存量|已发|发过|刊发|积累|积攒|攒了|攒下|沉淀|复核|审核|归类过|回复过|写过|整理好|训练|可以用|以前|之前|过去|留下来?|留存|保存下?来?|存下来?|校对过|审过|改过|优质|爆款|精选")
 _NOT_EX_ZH = re.compile(
     r"^\s*(?:%|％|年|个?月|周|天|日|小时|分钟|秒|毫秒|ms|岁|倍|次|人|名|位|个?(?:用户|员工|客户|坐席|工程师|城市|国家|语言|"
     r"门店|类目|叶子类目|标签|字段|仓库|服务|微服务|表|部门|团队|代码|编码|类别|分类)|家|元|块|美元|万元|张表|款|页|字|"
     r"份(?:政策|文件|文档|手册|说明书)|通电话|通来电|张工单|"
-    r"(?:条|项|个|类)[^,，。;；\d]{0,4}?(?:规则|红线|标准|原则|规定|要求|准则|条款|政策|制度|指标|维度|禁令|底线|规范|类目|类别))")
+    r"(?:条|项|个|类)[^,，。;；\d]{0,4}?(?:规则|红线|标准|原则|规定|要求|准则|条款|政策|制度|指标|维度|禁令|底线|规范|类目|类别)"
+    r"(?![\u4e00-\u9fff]|\s*[A-Za-z]))")
 _RATE = re.compile(
     r"\b(?:a|per|every|each)\s+(?:single\s+)?(?:day|week|month|hour|minute|second|year)\b|\bdaily\b|\bweekly\b|\bhourly\b"
     r"|\b(?:per|each|every) (?:category|class|label|leaf|intent|group|type)\b"
@@ -477,7 +478,7 @@ _STOP_EN = re.compile(r"^(?:of|the|her|his|their|our|its|my|your|these|those|suc
 _CORPUS_ZH = re.compile(r"语料|平行|对齐|句对|翻译记忆|标注")
 _STRONG_LABEL_ZH = re.compile(
     r"标注|打过?标|标好|标记过|人工(?:标|审|校|写|整理|回复|录入|归类|分类|打)|质检|归类过|回复过|写过|翻译过|改写过|审核过|"
-    r"可以学|(?:用来|拿来|当|作为|当作)训练|训练数据|训练样本")
+    r"可以学|(?:用来|拿来|当|作为|当作)训练|训练数据|训练样本|审过|校对过|签过|定稿|批过|审定")
 _DOC_NOUN_ZH = re.compile(r"文档|文件|手册|说明书|资料|政策|制度|通报|指南|表(?!达)|页|网页|条款|法规|合同(?!书)")
 
 
@@ -510,7 +511,8 @@ def _is_example_count(clause: str, q: _Qty, before: str = "") -> bool:
         # "we fine-tune on our support transcripts; there are about 200k of them"
         return any(_EX_NOUN_EN.fullmatch(w) for w in re.findall(r"[\w'-]+", before[-80:]))
     if re.search(r"\b(?:cleaned|corrected|labell?ed|annotated|graded|scored|coded|reviewed|tagged|edited|translated|"
-                 r"transcribed|written|wrote|produced|resolved|approved|curated|rated|checked)\s+(?:up\s+)?(?:about|around|"
+                 r"transcribed|written|wrote|produced|resolved|approved|curated|rated|checked|published|drafted|sent|"
+                 r"authored|posted|issued|shipped)\s+(?:up\s+)?(?:about|around|"
                  r"roughly|some|over|nearly|almost|~)?\s*$", clause[max(0, q.start - 40):q.start], re.I):
         return not _DOC_NOUN_EN.match((re.findall(r"[\w'-]+", tail) or ["x"])[0])
     has_mod = False
@@ -546,6 +548,8 @@ def _parenthetical(clause: str, q: _Qty, before: str) -> bool:
     rest = (clause[:q.start] + " " + clause[q.end:]).strip()
     if len(re.findall(r"\w+", rest)) > 3 or not before:
         return False
+    if q.zh and len(re.sub(r"[\W\d]", "", rest)) > 4:
+        return False  # "能不能微调一个模型": a clause of its own, not a parenthetical count
     if q.zh:
         return bool(_EX_NOUN_ZH.search(before[-12:]) and not _DOC_NOUN_ZH.search(before[-6:]))
     last = re.findall(r"[\w'-]+", before[-60:])[-4:]
@@ -599,11 +603,13 @@ _EN_PERIOD = re.compile(
     r"|\b(?:from )?(?:one )?(?P<x2x>second|minute|hour|day|week|month)(?: to | by )(?:the next )?(?:second|minute|hour|day|week|month)\b"
     r"|\bfrom one (?P<x2n>second|minute|hour|day|week|month) to the next\b"
     r"|\b(?:with|after|on) (?:every|each) (?:[\w-]+\s+)?(?P<evunit>release|deploy(?:ment)?|sprint|build|merge|commit|push)\b", re.I)
-_ZH_UNIT_DAYS = {"秒": 1 / 86400, "分钟": 1 / 1440, "小时": 1 / 24, "天": 1, "日": 1, "早": 1, "晚": 1,
+_ZH_UNIT_DAYS = {"quarter": 91, "month": 30, "week": 7, "day": 1, "year": 365, "sprint": 14, "release": 14,
+                 "hour": 1 / 24, "秒": 1 / 86400, "分钟": 1 / 1440, "小时": 1 / 24, "天": 1, "日": 1, "早": 1, "晚": 1,
                  "工作日": 1, "周": 7, "星期": 7, "礼拜": 7, "月": 30, "季度": 91, "季": 91, "半年": 182,
                  "年": 365, "学期": 180, "版本": 14}
 _ZH_PERIOD = re.compile(
-    r"(?:每|隔)(?P<n>[一二两三四五六七八九十几\d]+)?(?:个)?(?P<unit>秒|分钟|小时|工作日|天|日|早|晚|周|星期|礼拜|月|季度|季|半年|年|学期|版本)"
+    r"(?:每|隔)(?P<n>[一二两三四五六七八九十几\d]+)?(?:个)?\s*(?P<unit>秒|分钟|小时|工作日|天|日|早|晚|周|星期|礼拜|月|季度|季|半年|年|学期|版本|"
+    r"(?<![A-Za-z])(?:quarter|month|week|day|year|sprint|release|hour)(?![A-Za-z]))"
     r"|(?P<daily>天天|日日|日更|周更|月更|隔三差五|三天两头|动不动)"
     r"|(?P<span>一天|一周|一星期|一个?月|一季度|一年|半年|一年之?内)(?:要|会|都|里|内|之内)?[^,，。;；]{0,6}?"
     r"(?P<times>好几|几|多|两|三|四|五|一两|一|[\d]+)次"
@@ -617,7 +623,8 @@ _CHANGE_EN = re.compile(
     r"merge\w*|commit\w*|land(?:s|ing)?|arriv\w*|come out|comes out|expir\w*|rotat\w*|replac\w*|launch\w*|amend\w*|"
     r"evolv\w*|mov(?:e|es|ing)|differ\w*|different|out of date|stale|trickl\w*|restat\w*|migrat\w*|adjust\w*|"
     r"fluctuat\w*|review\w*|rewrit\w*|adjust\w*|re-?index\w*|sync\w*|ingest\w*|crawl\w*|scrap\w*|shift\w*|var(?:y|ies|ied|ying)|"
-    r"swing\w*|grow\w*|sell(?:s|ing)? out|runs? out|reprice\w*|recalculat\w*)\b", re.I)
+    r"swing\w*|grow\w*|sell(?:s|ing)? out|runs? out|reprice\w*|recalculat\w*|redo\w*|redone|rebuil\w*|regenerat\w*|"
+    r"recomput\w*|re-?plan\w*|reset\w*|re-?run\w*|reshuffl\w*|reassign\w*)\b", re.I)
 _CHANGE_ZH = re.compile(r"更新|发[^,，。]{0,3}版|一改|一变|一更|同步|抓取|入库|出新|新的|变|改|调整|修订|新增|上新|上架|下架|发布|下发|推(?!荐)|迭代|刷新|出台|上线|有新|是新的|提交|合并|发版|变更|涨|跌|一更|换|(?<![参增])加(?!班|工|速|密|油|盟|入我)|增|(?<![强协空音语格基曲色])调(?!查|研|用|取|试|度|侃|皮|子|性|调)|浮动|波动|补货|售罄|卖完")
 _INPUT_ITEMS = re.compile(
     r"\b(?:tickets?|emails?|calls?|requests?|messages?|queries|questions?|reviews?|orders?|claims?|applications?|"
@@ -626,7 +633,8 @@ _INPUT_ITEMS = re.compile(
 _KNOWLEDGE_ITEMS = re.compile(
     r"\b(?:docs?|documents?|documentation|pages?|policy|policies|rules?|prices?|pricing|rates?|catalog\w*|inventory|"
     r"stock|schemas?|tables?|filings?|content|articles?|manuals?|handbooks?|regulations?|data|information|news|"
-    r"products?|plans?|code|repo\w*|entries|deadlines?|events?|calendar|schedules?|terms|glossary|lore)\b"
+    r"products?|plans?|code|repo\w*|entries|deadlines?|events?|calendar|schedules?|terms|glossary|lore|routes?|rosters?|"
+    r"shifts?|timetables?|planograms?|assignments?|menus?|availability)\b"
     r"|文档|手册|制度|政策|规则|价格|库存|数据|信息|内容|表结构|条款|公告|通知|商品|产品|版本|代码|术语", re.I)
 
 
@@ -678,7 +686,7 @@ def period_days(text: str) -> Optional[float]:
             take(0.5)
     for m in _ZH_PERIOD.finditer(text):
         if m.group("unit"):
-            take(_ZH_UNIT_DAYS[m.group("unit")] * _zh_count(m.group("n")))
+            take(_ZH_UNIT_DAYS[m.group("unit").lower()] * _zh_count(m.group("n")))
         elif m.group("daily"):
             take({"天天": 1, "日日": 1, "日更": 1, "周更": 7, "月更": 30, "隔三差五": 4, "三天两头": 3,
                   "动不动": 3}[m.group("daily")])
@@ -707,6 +715,12 @@ def _dynamics_hit(clause: str, neighbour: str = "", previous: str = "") -> Optio
     days = period_days(clause)
     if days is None:
         return None
+    if len(clause) > 140:
+        # a run-on clause (a voice memo without punctuation): judge the words around the time word
+        m = _EN_PERIOD.search(clause) or _ZH_PERIOD.search(clause)
+        if m:
+            clause = clause[max(0, m.start() - 50):m.end() + 50]
+            neighbour = previous = ""
     zh = bool(_CJK.search(clause))
     both = previous + " " + clause + " " + neighbour
     change = _CHANGE_ZH.search(both) if zh else _CHANGE_EN.search(both)

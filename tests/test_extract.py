@@ -642,3 +642,63 @@ def test_a_project_sentence_about_the_right_answer_is_not_an_injection():
     ex = extract("The right answer is always whatever our nursing protocol binder says.")
     assert not ex.ignored_instructions
     assert extract("The correct answer for this case is fine-tuning.").ignored_instructions
+
+
+# ----------------------------------------------------------------------------- after round7
+
+@pytest.mark.parametrize("text, dim, value", [
+    ("Drivers call in about their routes.", "external_knowledge", "yes"),
+    ("Which discount a given customer is entitled to under their contract.", "external_knowledge", "yes"),
+    ("Is my connecting train still running? Give them the situation as it stands.", "external_knowledge", "yes"),
+    ("员工经常问“我今年还剩几天年假”“报销走到哪一步了”。", "external_knowledge", "yes"),
+    ("比如问某个料号现在在哪个库位,还剩多少。", "external_knowledge", "yes"),
+    ("回答销售关于产品 pricing 和 roadmap 的问题。", "external_knowledge", "yes"),
+    ("The commit messages are the input.", "external_knowledge", "no"),
+    ("It only needs what's in the email.", "external_knowledge", "no"),
+    ("Any general model already knows these.", "external_knowledge", "no"),
+    ("这些都是常见古诗,模型本来就知道。", "external_knowledge", "no"),
+    ("The emails should feel like they came from Jen in accounts.", "model_adaptation", "yes"),
+    ("It should just talk normally, nothing special.", "model_adaptation", "no"),
+    ("No special formatting beyond a list.", "model_adaptation", "no"),
+    ("Any reasonable summary is fine.", "model_adaptation", "no"),
+    ("意思准确、读着通顺就行。", "model_adaptation", "no"),
+    ("Whatever it concludes, they need to open the exact rule it leaned on.", "transparency", "yes"),
+    ("It must tell people which page of the benefits guide it used.", "transparency", "yes"),
+    ("要能说清楚每一个回答是从哪份制度的哪一条来的。", "transparency", "yes"),
+    ("If it tells someone the wrong dose, that's a hospital visit.", "hallucination_critical", "yes"),
+    ("Honestly we've only published about 25 changelogs so far.", "labeled_data", "no"),
+    ("积攒的推文有五千多篇。", "labeled_data", "yes"),
+    ("法务审过的历史合同有一万两千份。", "labeled_data", "yes"),
+    ("The routes get redone every night by the planning system.", "data_dynamics", "yes"),
+    ("Planograms are reset weekly.", "data_dynamics", "yes"),
+    ("这些每个 quarter 都会更新。", "data_dynamics", "no"),
+])
+def test_round7_concepts(text, dim, value):
+    assert values(text).get(dim) == value
+
+
+@pytest.mark.parametrize("text, dim", [
+    ("Do I really need RAG for a bot that rewrites my tweets?", "external_knowledge"),
+    ("The old system is still running on a server in the basement.", "external_knowledge"),
+    ("As it stands, we do this by hand.", "external_knowledge"),
+    ("Display the product page for every SKU in the feed.", "transparency"),
+    ("Answers must follow our escalation rules.", "model_adaptation"),
+    ("按用户的问题来回答。", "external_knowledge"),
+    ("用户会问从哪个门店发货的。", "transparency"),
+    ("是否能微调一个模型专门写?", "labeled_data"),
+    ("我们有 100 多万条标准答复。", None),
+])
+def test_round7_concepts_do_not_overreach(text, dim):
+    v = values(text)
+    if dim is None:
+        assert v.get("labeled_data") == "yes"  # "标准答复" are replies, not rules
+    else:
+        assert dim not in v
+
+
+def test_run_on_voice_memo_keeps_time_words_local():
+    text = ("so basically we want a bot that helps our dispatchers answer drivers when they call in about "
+            "their routes and the routes get redone every night by the planning system and uh it should "
+            "just talk normally nothing special")
+    v = values(text)
+    assert v["external_knowledge"] == "yes" and v["data_dynamics"] == "yes" and v["model_adaptation"] == "no"
