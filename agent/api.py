@@ -9,7 +9,7 @@ from .citations import Citer
 from .embeddings import make_embedder
 from .engine import Engine
 from .errors import UserError
-from .extract import extract
+from .extract import core_known, extract
 from .knowledge import load_article
 from .offline import OfflineEngine
 from .policy import decide
@@ -104,7 +104,8 @@ class Advisor:
         notices = []
         if ex.ignored_instructions:
             notices.append(wording().replies[lang]["ignored_instruction"])
-        outcome = decide(profile, on_topic=ex.on_topic or bool(profile.known()),
+        # An aspect alone ("团建预算") does not make a text about an LLM project.
+        outcome = decide(profile, on_topic=ex.on_topic or bool(core_known(profile)),
                          contradictions=ex.contradictions)
         rec = advice.build(profile, outcome, lang, self.citer, text, engine=self.engine.name,
                            notices=notices)
@@ -186,7 +187,7 @@ class Advisor:
 
     def _final(self, state: InterviewState) -> Turn:
         ex = extract(state.description) if state.description else None
-        on_topic = bool(state.profile.known()) or bool(ex and ex.on_topic)
+        on_topic = bool(core_known(state.profile)) or bool(ex and ex.on_topic)
         outcome = decide(state.profile, on_topic=on_topic, contradictions=ex.contradictions if ex else ())
         rec = advice.build(state.profile, outcome, state.lang, self.citer, state.description,
                            engine=self.engine.name, one_shot=True)

@@ -569,6 +569,8 @@ def labelled_quantity(clause: str, bare: bool = False, context: str = "", before
     best: Optional[float] = None
     for q in _numbers(clause):
         value = q.value
+        if value < 2 and not bare and not clause[q.start:q.end].strip().isdigit():
+            continue  # "一个写邮件的助手", "one bot": an article, not a count of examples
         if q.zh and re.match(r"^\s*(?:多|余)?字", clause[q.end:q.end + 3]) and _CORPUS_ZH.search(clause):
             value = q.value / 20  # "上千万字的平行语料": a corpus measured in characters (~20 a sentence)
         elif not (bare or _is_example_count(clause, q, before) or (context and _labelled_context(clause, q, context))
@@ -1097,6 +1099,12 @@ def _asked_value(answer: str, asked: str) -> Optional[str]:
     return None
 
 
+def _leading_word_only(answer: str) -> bool:
+    """A bare yes/no word that runs straight into more CJK text (a verb, not an answer)."""
+    m = _YES.match(answer) or _NO.match(answer)
+    return bool(m) and m.end() < len(answer) and bool(re.match(r"[\u4e00-\u9fff]", answer[m.end()]))
+
+
 def read_answer(answer: str, asked: Optional[str]) -> Extraction:
     """Read an answer to the question about `asked`: cues first, then a bare yes or no.
 
@@ -1108,6 +1116,9 @@ def read_answer(answer: str, asked: Optional[str]) -> Extraction:
     if asked is None or asked not in ALL_DIMENSIONS:
         return ex
     value = _asked_value(answer, asked)
+    if value and _leading_word_only(answer) and any(d != asked for d in ex.profile.known()):
+        # "要符合我们公司的话术风格" answers another question: 要 there is a verb, not a yes.
+        value = None
     if value is None and UNKNOWN_ANSWER.search(answer):
         setattr(ex.profile, asked, DimensionValue())  # "not sure, maybe": say nothing about it
         return ex
