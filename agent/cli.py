@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
+from contextlib import nullcontext
 from typing import Optional
 
 import click
@@ -89,7 +89,7 @@ def search(query: str = typer.Argument(..., help="A question in English or Chine
 
     adv = Advisor(settings(embeddings=embeddings), engine="offline")
     query = read_input(query, "query")
-    with err.status("Searching…") if not as_json and err.is_terminal else _null():
+    with err.status("Searching…") if not as_json and err.is_terminal else nullcontext():
         resp = adv.search(query, k)
     if as_json:
         emit_json(resp.model_dump(mode="json"))
@@ -131,7 +131,7 @@ def recommend(text: str = typer.Argument(None, help="Project description, or - f
     else:
         text = read_input(text)
     adv = advisor(engine, model, base_url)
-    with err.status("Thinking…") if err.is_terminal and not as_json else _null():
+    with err.status("Thinking…") if err.is_terminal and not as_json else nullcontext():
         rec = adv.recommend(text)
     if as_json:
         emit_json(to_json(rec))
@@ -209,14 +209,6 @@ def sessions_delete(session_id: str):
 
     SessionStore(settings().db_path).delete(session_id)
     out.print(f"Deleted session {session_id}.")
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _register_optional_commands() -> None:

@@ -12,12 +12,6 @@ from typing import Iterator, Optional, Protocol
 from .types import Lang, Profile, Recommendation
 
 
-class Usage(Protocol):
-    calls: int
-    prompt_tokens: int
-    completion_tokens: int
-
-
 class Engine(Protocol):
     """The three things an engine does for the advisor."""
 

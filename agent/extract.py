@@ -1005,13 +1005,11 @@ def _extract(text: str) -> Extraction:
     prev_sent = -1
     heading: Optional[str] = None  # scope of a heading over the bullets that follow it
     inline: Optional[str] = None  # scope of a label over the rest of its sentence
-    first = 0
     for i, c in enumerate(cls):
         if c.sent_index != prev_sent:
             other = False
             hypo = []
             prev_sent = c.sent_index
-            first = i
             if not (heading and _BULLET.match(c.sentence)):
                 heading = None
             scope, alone = _label_scope(lex, c.sentence)

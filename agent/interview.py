@@ -9,7 +9,7 @@ import re
 from typing import Callable
 
 from .extract import UNKNOWN_ANSWER, merge, read_answer
-from .policy import decide, swing_dimensions
+from .policy import swing_dimensions
 from .types import CORE_DIMENSIONS, DimensionValue, Exchange, InterviewState, OpenQuestion, Profile, Turn
 from .wording import wording
 
@@ -115,8 +115,3 @@ def apply_answer(state: InterviewState, answer: str, extract: Extractor) -> bool
     if got:
         state.pending = None
     return got
-
-
-def provisional(state: InterviewState):
-    """The decision the current profile supports."""
-    return decide(state.profile, on_topic=bool(state.profile.known()) or bool(state.description))

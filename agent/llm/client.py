@@ -212,13 +212,8 @@ class LLMClient:
         return EndpointFailure(f"{status} from {url}: {detail}".rstrip(": "), "bad_request")
 
     # ------------------------------------------------------------------ calls
-    def chat(self, messages: list[dict], *, json_mode: bool = False) -> Reply:
-        """One chat completion (JSON mode on request); counts usage."""
-        # No max_tokens: reasoning models reject it, and the prompts ask for short replies.
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages}
-        if json_mode:
-            kwargs["response_format"] = {"type": "json_object"}
-
+    def _create(self, kwargs: dict[str, Any]):
+        """One attempt at a chat completion, for `call` to retry; an HTML page is not the API."""
         def once(timeout: float) -> Any:
             raw = self.openai.with_options(timeout=timeout).chat.completions \
                 .with_raw_response.create(**kwargs)
@@ -226,7 +221,16 @@ class LLMClient:
                 raise _html_failure()
             return raw.parse()
 
-        completion = self.call(once)
+        return once
+
+    def chat(self, messages: list[dict], *, json_mode: bool = False) -> Reply:
+        """One chat completion (JSON mode on request); counts usage."""
+        # No max_tokens: reasoning models reject it, and the prompts ask for short replies.
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages}
+        if json_mode:
+            kwargs["response_format"] = {"type": "json_object"}
+
+        completion = self.call(self._create(kwargs))
         if not getattr(completion, "choices", None):
             raise _not_openai(completion)
         self._count(getattr(completion, "usage", None), messages, "")
@@ -240,14 +244,7 @@ class LLMClient:
         kwargs = {"model": self.model, "messages": messages, "stream": True,
                   "stream_options": {"include_usage": True}}
 
-        def once(timeout: float) -> Any:
-            raw = self.openai.with_options(timeout=timeout).chat.completions \
-                .with_raw_response.create(**kwargs)
-            if _is_html(raw):
-                raise _html_failure()
-            return raw.parse()
-
-        chunks = self.call(once)
+        chunks = self.call(self._create(kwargs))
         text, usage, refusal, finish = [], None, None, None
         try:
             for chunk in chunks:
