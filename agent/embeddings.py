@@ -46,6 +46,12 @@ class LocalE5:
             return np.zeros((0, self._model.dim), dtype=np.float32)
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
 
+    def queries(self, texts: list[str]) -> np.ndarray:
+        """Several queries in one batch (the engine embeds a batch faster than one by one)."""
+        if not texts:
+            return np.zeros((0, self._model.dim), dtype=np.float32)
+        return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
 
 def make_embedder(kind: str, settings=None) -> Embedder:
     """The embedder named by `kind` ('local' or 'openai')."""

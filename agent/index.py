@@ -139,7 +139,12 @@ def build(article: Article, embedder: Embedder, phrases: list[str] = ()) -> Inde
     secv = embedder.passages([section_card(s) for s in sections])
     # Fixed phrases (reason templates) are embedded as queries once, here, so that picking a
     # citation's quote at run time costs a dot product instead of a model call.
-    pv = np.stack([embedder.query(p) for p in phrases]) if phrases else np.zeros((0, cv.shape[1]), np.float32)
+    if not phrases:
+        pv = np.zeros((0, cv.shape[1]), np.float32)
+    elif hasattr(embedder, "queries"):
+        pv = embedder.queries(list(phrases))
+    else:
+        pv = np.stack([embedder.query(p) for p in phrases])
     return IndexData(chunks, cv, sentences, sv, [s.id for s in sections], secv, list(phrases), pv,
                      built=True, build_seconds=time.perf_counter() - t0)
 
