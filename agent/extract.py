@@ -624,10 +624,10 @@ _CHANGE_EN = re.compile(
     r"\b(?:updat\w*|chang\w*|revis\w*|edit\w*|new|add(?:s|ed|ing)?|refresh\w*|publish\w*|releas\w*|ship\w*|deploy\w*|"
     r"merge\w*|commit\w*|land(?:s|ing)?|arriv\w*|come out|comes out|expir\w*|rotat\w*|replac\w*|launch\w*|amend\w*|"
     r"evolv\w*|mov(?:e|es|ing)|differ\w*|different|out of date|stale|trickl\w*|restat\w*|migrat\w*|adjust\w*|"
-    r"fluctuat\w*|review\w*|rewrit\w*|adjust\w*|re-?index\w*|sync\w*|ingest\w*|crawl\w*|scrap\w*|shift\w*|var(?:y|ies|ied|ying)|"
+    r"fluctuat\w*|review\w*|rewrit\w*|re-?index\w*|sync\w*|ingest\w*|crawl\w*|scrap\w*|shift\w*|var(?:y|ies|ied|ying)|"
     r"swing\w*|grow\w*|sell(?:s|ing)? out|runs? out|reprice\w*|recalculat\w*|redo\w*|redone|rebuil\w*|regenerat\w*|"
     r"recomput\w*|re-?plan\w*|reset\w*|re-?run\w*|reshuffl\w*|reassign\w*)\b", re.I)
-_CHANGE_ZH = re.compile(r"更新|发[^,，。]{0,3}版|一改|一变|一更|同步|抓取|入库|出新|新的|变|改|调整|修订|新增|上新|上架|下架|发布|下发|推(?!荐)|迭代|刷新|出台|上线|有新|是新的|提交|合并|发版|变更|涨|跌|一更|换|(?<![参增])加(?!班|工|速|密|油|盟|入我)|增|(?<![强协空音语格基曲色])调(?!查|研|用|取|试|度|侃|皮|子|性|调)|浮动|波动|补货|售罄|卖完")
+_CHANGE_ZH = re.compile(r"更新|发[^,，。]{0,3}版|一改|一变|一更|同步|抓取|入库|出新|新的|变|改|调整|修订|新增|上新|上架|下架|发布|下发|推(?!荐)|迭代|刷新|出台|上线|有新|是新的|提交|合并|发版|变更|涨|跌|换|(?<![参增])加(?!班|工|速|密|油|盟|入我)|增|(?<![强协空音语格基曲色])调(?!查|研|用|取|试|度|侃|皮|子|性|调)|浮动|波动|补货|售罄|卖完")
 _INPUT_ITEMS = re.compile(
     r"\b(?:tickets?|emails?|calls?|requests?|messages?|queries|questions?|reviews?|orders?|claims?|applications?|"
     r"submissions?|conversations?|chats?|enquir\w+|inquir\w+|users?|visitors|generations?)\b"
