@@ -119,6 +119,8 @@ class DimensionValue(BaseModel):
     value: Value = Field("unknown", description="yes, no or unknown.")
     evidence: str = Field("", description="The user's own words that support the value, verbatim.")
     source: Source = Field("assumed", description="stated: said outright; inferred: implied; assumed: not mentioned.")
+    probability: Optional[float] = Field(None, ge=0.0, le=1.0,
+                                         description="The reader's calibrated probability that the value is right.")
 
 
 class Profile(BaseModel):
@@ -151,6 +153,35 @@ class Profile(BaseModel):
     def known(self) -> dict[str, DimensionValue]:
         """Dimensions whose value is not unknown."""
         return {d: self.get(d) for d in ALL_DIMENSIONS if self.get(d).value != "unknown"}
+
+
+# --------------------------------------------------------------------------- reading
+
+Role = Literal["knowledge", "input", "training", "model", "other", "hypo", "instruction", "none"]
+ROLES: tuple[str, ...] = ("knowledge", "input", "training", "model", "other", "hypo", "instruction", "none")
+
+
+class ClauseReading(BaseModel):
+    """One clause of the text: where it is, the role of what it mentions, and what it says."""
+
+    text: str
+    start: int = Field(description="Offset of the clause in the text read.")
+    end: int
+    role: Role = "none"
+    facts: dict[str, Value] = Field(default_factory=dict, description="dimension -> yes/no said by this clause")
+    probabilities: dict[str, float] = Field(default_factory=dict, description="dimension -> probability of its fact")
+    rule: Optional[str] = Field(None, description="Id of the precise rule that settled a fact, if one did.")
+
+
+class Reading(BaseModel):
+    """What a reader took from a text: the profile, with everything noticed on the way."""
+
+    profile: Profile
+    contradictions: list[str] = Field(default_factory=list, description="Dimensions said both yes and no.")
+    on_topic: bool = True
+    instructions_dropped: list[str] = Field(default_factory=list, description="Clauses addressed to the advisor.")
+    clauses: list[ClauseReading] = Field(default_factory=list)
+    reader: str = "offline"
 
 
 # --------------------------------------------------------------------------- recommendation
