@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast eval eval-baseline retrieval-eval bench ship-index clean
+.PHONY: run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -44,3 +44,12 @@ retrieval-eval: $(STAMP)
 ## Rebuild the prebuilt index shipped in knowledge/index/ (after changing the article, the section map or the wording).
 ship-index: $(STAMP)
 	$(BIN)/python -m agent.index --ship
+
+## Rebuild the reader's shipped heads from the corpus (fixed seed; CPU torch, installed from local disk).
+train: $(STAMP)
+	$(BIN)/pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m training.train_heads
+
+## Score the reader on the held-aside test set, the corpus dev split and the golden suites.
+reading-eval: $(STAMP)
+	$(BIN)/python -m evals.reading_eval --set test --set corpus-dev --set golden --set dev-rounds --png eval-report/reliability.png

@@ -98,12 +98,47 @@ def decide(p: Profile, *, on_topic: bool = True, contradictions: Iterable[str] =
     open_dims = [d for d in CORE_DIMENSIONS if p.get(d).value == "unknown" or p.get(d).source == "assumed"]
     swing = swing_dimensions(p, open_dims)
     clash = [d for d in contradictions if d in CORE_DIMENSIONS and _decides(p, d)]
-    if clash or (not known and not on_topic):
+    # No usable fact, on topic or not ("which approach is best for our AI thing?"), decides nothing.
+    if clash or not known:
         return Outcome("undecided", knowledge, behaviour, blocked, decided_by=clash,
                        swing=swing or list(QUESTION_ORDER[:2]), contradictions=clash, confidence=0.2)
     decision = _decision(knowledge, behaviour, blocked)
     return Outcome(decision, knowledge, behaviour, blocked, decided_by=decisive, swing=swing,
                    contradictions=list(contradictions), confidence=_confidence(p, decisive, swing))
+
+
+def decision_of(values: dict[str, str]) -> str:
+    """The decision for plain core values (dimension -> yes/no/unknown), all taken as stated."""
+    p = Profile()
+    for dim, v in values.items():
+        if v != "unknown":
+            setattr(p, dim, DimensionValue(value=v, evidence="", source="stated"))
+    if not any(v != "unknown" for v in values.values()):
+        return "undecided"
+    return _decision(*_axes(p)[:3])
+
+
+def decision_probabilities(dists: dict[str, dict[str, float]]) -> dict[str, float]:
+    """P(each decision) when each core dimension's value is uncertain (dimension -> {value: p}).
+
+    Dimensions are taken as independent; a dimension with no distribution counts as unknown.
+    """
+    import itertools
+
+    dims = [d for d in CORE_DIMENSIONS]
+    options = []
+    for d in dims:
+        dist = {v: p for v, p in dists.get(d, {"unknown": 1.0}).items() if p > 0.005}
+        total = sum(dist.values()) or 1.0
+        options.append([(v, p / total) for v, p in dist.items()] or [("unknown", 1.0)])
+    out: dict[str, float] = {}
+    for combo in itertools.product(*options):
+        prob = 1.0
+        for _, p in combo:
+            prob *= p
+        dec = decision_of({d: v for d, (v, _) in zip(dims, combo)})
+        out[dec] = out.get(dec, 0.0) + prob
+    return out
 
 
 def _decides(p: Profile, dim: str) -> bool:

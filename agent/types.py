@@ -181,6 +181,8 @@ class Reading(BaseModel):
     on_topic: bool = True
     instructions_dropped: list[str] = Field(default_factory=list, description="Clauses addressed to the advisor.")
     clauses: list[ClauseReading] = Field(default_factory=list)
+    distributions: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="dimension -> calibrated probability of yes / no / unknown")
     reader: str = "offline"
 
 

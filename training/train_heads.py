@@ -1,0 +1,248 @@
+"""The recipe for the learned reader's heads: `make train` (python -m training.train_heads).
+
+Corpus descriptions are split by id into train (70%), calibration (15%) and dev (15%). Each
+description is cut by the run-time clause cutter and every clause inherits the labels of the
+written clause it overlaps most, so the heads learn from exactly what they will see. The
+network is trained on train; the per-dimension calibrators on calibration (descriptions the
+network never saw); dev is only measured. Fixed seed; CPU torch (the optional `train` extra).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from agent.reading.clauses import clauses
+from agent.reading.encoder import ClauseEncoder
+from agent.reading.heads import MODEL_DIR, VALUES, Heads, features
+from agent.reading.learned import aggregate_features, clause_probabilities
+from agent.types import ALL_DIMENSIONS, ROLES
+
+from . import corpus as corpus_mod
+
+SEED = 20261202
+HIDDEN = 384
+EPOCHS = 40
+LR = 1e-3
+WEIGHT_DECAY = 1e-4
+DROPOUT = 0.2
+RECIPE_FILES = ("training/train_heads.py", "training/corpus.py", "agent/reading/clauses.py",
+                "agent/reading/heads.py", "agent/reading/learned.py", "agent/reading/rules.py",
+                "agent/reading/encoder.py")
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "reading"
+
+
+def split_of(desc_id: str) -> str:
+    """train / cal / dev, fixed by the id alone (adding descriptions never moves old ones)."""
+    h = int(hashlib.sha256(desc_id.encode()).hexdigest()[:8], 16) % 100
+    return "cal" if h < 15 else "dev" if h < 30 else "train"
+
+
+def corpus_files() -> list[Path]:
+    d = corpus_mod.CORPUS_DIR
+    return sorted(d.glob("train/*.jsonl")) + sorted(p for p in d.glob("sheets/*.jsonl") if not p.is_symlink())
+
+
+def fingerprint(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def fingerprints() -> dict[str, str]:
+    """sha256 of the corpus and of the recipe: the shipped heads record both."""
+    return {"corpus_sha256": fingerprint(corpus_files()),
+            "recipe_sha256": fingerprint([ROOT / f for f in RECIPE_FILES])}
+
+
+def project(desc: corpus_mod.Description) -> list[tuple[str, dict[str, str], str]]:
+    """Run-time clauses of a description with the labels of the written clause each overlaps most."""
+    text = desc.text
+    bounds, pos = [], 0
+    for c in desc.clauses:
+        bounds.append((pos, pos + len(c.text), c))
+        pos += len(c.text)
+    out = []
+    for s in clauses(text):
+        best = max(bounds, key=lambda b: min(b[1], s.end) - max(b[0], s.start))
+        out.append((s.text, best[2].facts, best[2].role))
+    return out
+
+
+class VectorCache:
+    """Clause vectors kept on disk between runs (the encoder is the slow part of training)."""
+
+    def __init__(self, encoder: ClauseEncoder, path: Path = CACHE / "vectors.npz"):
+        self.encoder, self.path = encoder, path
+        self.vecs: dict[str, np.ndarray] = {}
+        if path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                self.vecs = dict(zip(json.loads(str(z["texts"])), z["vecs"]))
+
+    def get(self, texts: list[str], progress=None) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.vecs]
+        for i in range(0, len(todo), 64):
+            batch = todo[i:i + 64]
+            for t, v in zip(batch, self.encoder.encode(batch)):
+                self.vecs[t] = v
+            if progress:
+                progress(len(batch))
+        return np.stack([self.vecs[t] for t in texts]) if texts else np.zeros((0, self.encoder.dim), np.float32)
+
+    def missing(self, texts: list[str]) -> int:
+        return len({t for t in texts if t not in self.vecs})
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        texts = list(self.vecs)
+        np.savez(self.path, texts=np.array(json.dumps(texts, ensure_ascii=False)),
+                 vecs=np.stack([self.vecs[t] for t in texts]) if texts else np.zeros((0, 384), np.float32))
+
+
+def encode_all(descs, cache: VectorCache):
+    """Per description: (clause vectors, dimension labels (n, dims), role labels (n,), clause texts)."""
+    from rich.progress import Progress
+
+    projected = [project(d) for d in descs]
+    texts = [t for p in projected for t, _, _ in p]
+    with Progress(transient=False) as bar:
+        task = bar.add_task("encoding clauses", total=cache.missing(texts))
+        cache.get(texts, progress=lambda n: bar.advance(task, n))
+    cache.save()
+    out = []
+    for p in projected:
+        vecs = cache.get([t for t, _, _ in p])
+        yd = np.array([[VALUES.index(f.get(d, "none")) for d in ALL_DIMENSIONS] for _, f, _ in p], dtype=np.int64)
+        yr = np.array([ROLES.index(r) for _, _, r in p], dtype=np.int64)
+        out.append((vecs, yd, yr, [t for t, _, _ in p]))
+    return out
+
+
+def train_network(data, seed: int = SEED, epochs: int = EPOCHS, quiet: bool = False) -> dict[str, np.ndarray]:
+    """Fit the multi-task network on the train descriptions; numpy weights out."""
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    x = torch.tensor(np.vstack([features(v) for v, _, _, _ in data]))
+    yd = torch.tensor(np.vstack([y for _, y, _, _ in data]))
+    yr = torch.tensor(np.concatenate([r for _, _, r, _ in data]))
+    nd, nr = len(ALL_DIMENSIONS), len(ROLES)
+    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], HIDDEN), torch.nn.ReLU(), torch.nn.Dropout(DROPOUT))
+    head_d = torch.nn.Linear(HIDDEN, nd * 3)
+    head_r = torch.nn.Linear(HIDDEN, nr)
+    params = list(net.parameters()) + list(head_d.parameters()) + list(head_r.parameters())
+    opt = torch.optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY)
+    gen = torch.Generator().manual_seed(seed)
+    from rich.progress import Progress
+
+    with Progress(transient=quiet, disable=quiet) as bar:
+        task = bar.add_task("training heads", total=epochs)
+        for _ in range(epochs):
+            perm = torch.randperm(len(x), generator=gen)
+            for i in range(0, len(x), 128):
+                idx = perm[i:i + 128]
+                h = net(x[idx])
+                ld = torch.nn.functional.cross_entropy(head_d(h).view(-1, 3), yd[idx].view(-1))
+                lr_ = torch.nn.functional.cross_entropy(head_r(h), yr[idx])
+                opt.zero_grad()
+                (ld * nd + lr_).backward()
+                opt.step()
+            bar.advance(task)
+    lin = net[0]
+    return {"w1": lin.weight.detach().numpy().T.copy(), "b1": lin.bias.detach().numpy().copy(),
+            "wd": head_d.weight.detach().numpy().T.copy(), "bd": head_d.bias.detach().numpy().copy(),
+            "wr": head_r.weight.detach().numpy().T.copy(), "br": head_r.bias.detach().numpy().copy()}
+
+
+def description_labels(desc: corpus_mod.Description) -> np.ndarray:
+    """(dims,) 0 unknown / 1 yes / 2 no: what the description says, from its clause labels."""
+    said: dict[str, str] = {}
+    for c in desc.clauses:
+        said.update(c.facts)
+    return np.array([VALUES.index(said.get(d, "none")) for d in ALL_DIMENSIONS])
+
+
+def fit_calibrators(heads: Heads, data, descs, seed: int = SEED) -> dict[str, np.ndarray]:
+    """Per-dimension 3-class logistic regression from aggregate clause scores to the description's value."""
+    import torch
+
+    torch.manual_seed(seed)
+    aggs, ys = [], []
+    for (vecs, _, _, texts), d in zip(data, descs):
+        spans = clauses(d.text)
+        p, _, _ = clause_probabilities(heads, vecs, spans, d.text)
+        aggs.append(aggregate_features(p))
+        ys.append(description_labels(d))
+    a = torch.tensor(np.stack(aggs))  # (n, dims, 5)
+    y = torch.tensor(np.stack(ys))
+    cal = {}
+    for j, dim in enumerate(ALL_DIMENSIONS):
+        w = torch.zeros(5, 3, requires_grad=True)
+        with torch.no_grad():  # start from "trust the max score": unknown / yes / no
+            w[0, 1], w[1, 2], w[4, 0] = 6.0, 6.0, 3.0
+        opt = torch.optim.LBFGS([w], max_iter=200)
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(a[:, j] @ w, y[:, j]) + 1e-3 * (w ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        cal[dim] = w.detach().numpy().astype(np.float32)
+    return cal
+
+
+def build(descs, cache: VectorCache, seed: int = SEED, quiet: bool = False, train_fraction: float = 1.0):
+    """Train and calibrate; returns (weights incl. calibrators, meta) without writing anything."""
+    train = [d for d in descs if split_of(d.id) == "train"]
+    if train_fraction < 1.0:
+        rng = random.Random(seed)
+        train = rng.sample(train, max(1, int(len(train) * train_fraction)))
+    cal = [d for d in descs if split_of(d.id) == "cal"]
+    tdata, cdata = encode_all(train, cache), encode_all(cal, cache)
+    weights = train_network(tdata, seed=seed, quiet=quiet)
+    meta = {"dimensions": list(ALL_DIMENSIONS), "roles": list(ROLES), "seed": seed, "hidden": HIDDEN,
+            "epochs": EPOCHS, "train_descriptions": len(train), "train_clauses": int(sum(len(t[1]) for t in tdata)),
+            "calibration_descriptions": len(cal), "encoder": cache.encoder.name}
+    heads = Heads(weights, meta)
+    weights.update({f"cal.{k}": v for k, v in fit_calibrators(heads, cdata, cal, seed).items()})
+    return weights, meta
+
+
+def save(weights: dict[str, np.ndarray], meta: dict, directory: Path = MODEL_DIR) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(directory / "heads.npz", **{k: v.astype(np.float32) for k, v in weights.items()})
+    (directory / "heads.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="only say whether the shipped heads match corpus and recipe")
+    args = ap.parse_args(argv)
+    fp = fingerprints()
+    if args.check:
+        meta = json.loads((MODEL_DIR / "heads.json").read_text(encoding="utf-8"))
+        stale = [k for k in fp if meta.get(k) != fp[k]]
+        print("stale: " + ", ".join(stale) if stale else "the shipped heads match the corpus and the recipe")
+        return 1 if stale else 0
+    descs = corpus_mod.load(strict=False)
+    print(f"{len(descs)} descriptions", file=sys.stderr)
+    weights, meta = build(descs, VectorCache(ClauseEncoder()))
+    meta.update(fp)
+    save(weights, meta)
+    print(f"wrote {MODEL_DIR / 'heads.npz'} ({meta['train_descriptions']} train descriptions, "
+          f"{meta['train_clauses']} clauses)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
