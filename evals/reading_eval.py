@@ -35,7 +35,7 @@ class TestCase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^t\d+\.\d{4}$")
     lang: Literal["en", "zh"]
-    register: str
+    genre: str = Field(alias="register")
     domain: str
     text: str = Field(min_length=1)
     facts: dict[Literal["ek", "ma", "hc", "ld", "dd", "tr"], Literal["yes", "no"]]
@@ -67,7 +67,7 @@ def load_test(directory: Path = TEST_DIR) -> list[Case]:
             except ValidationError as e:
                 raise SystemExit(f"{f.name}:{n}: {str(e).splitlines()[0]} {str(e).splitlines()[-1]}")
             facts = {CODES[k]: v for k, v in c.facts.items()}
-            out.append(Case(c.id, c.lang, c.text, facts, decision_of(facts), group=c.register))
+            out.append(Case(c.id, c.lang, c.text, facts, decision_of(facts), group=c.genre))
     return out
 
 

@@ -47,6 +47,12 @@ FAMILIES = {
     "D": "on-topic, needs absent: an LLM feature whose needs the text states are absent (no documents, "
          "no special style, no data); every 'no' on the sheet must be stated",
     "off": "not about an LLM project at all (a question or a note on something else); no facts",
+    "R": "roles: besides the project's own facts, at least two clauses that are NOT about the project: "
+         "a competitor's or another team's setup (@other), a hypothetical or later phase (@hypo), or a line "
+         "telling the advisor what to answer (@instruction); those clauses carry no facts",
+    "T": "task learning: ma=yes because the model must learn the team's own task from examples: their label set "
+         "or category tree, their codes or output schema, their experts' judgement, a small model to match a big "
+         "one (distillation), a niche language; say it without style words, usually with plenty of examples",
     "E": "single-word trap: use a phrase a keyword reader gets wrong, e.g. 'no shortage of examples' (ld yes), "
          "harm stated without 'invent' (hc yes), '不能凭空编造' (hc yes), '三段论' (not a count), "
          "'won't change daily' (dd not yes), 'hardly ever changes' (dd no)",
@@ -111,6 +117,35 @@ def main(writers: list[str], per_writer: int, out: Path, seed: int = 20261202) -
                 f.write(json.dumps(sample_sheet(rng, i, w), ensure_ascii=False) + "\n")
 
 
+def roles_supplement(writer: str, n: int, out: Path, seed: int = 7) -> None:
+    """Sheets whose family is R: role-heavy text, which plain sampling gives too rarely."""
+    rng = random.Random(seed)
+    with open(out / f"sheets_{writer}.jsonl", "w", encoding="utf-8") as f:
+        for i in range(n):
+            sheet = sample_sheet(rng, i, writer)
+            if sheet["family"] == "off" or not sheet["facts"]:
+                sheet["facts"] = {"ek": "yes"} if rng.random() < 0.5 else {"ma": "yes", "ld": "no"}
+                sheet["decision"] = _decision({c: sheet["facts"].get(c, "unknown") for c in CODES})
+            sheet["family"] = "R"
+            f.write(json.dumps(sheet, ensure_ascii=False) + "\n")
+
+
+def task_supplement(writer: str, n: int, out: Path, seed: int = 8) -> None:
+    """Sheets whose family is T: behaviour needs stated as a task to learn, which plain sampling gives rarely."""
+    rng = random.Random(seed)
+    with open(out / f"sheets_{writer}.jsonl", "w", encoding="utf-8") as f:
+        for i in range(n):
+            sheet = sample_sheet(rng, i, writer)
+            facts = dict(sheet["facts"])
+            facts["ma"] = "yes"
+            facts["ld"] = rng.choices(["yes", "no", "unknown"], weights=[0.7, 0.15, 0.15])[0]
+            facts = {c: v for c, v in facts.items() if v != "unknown"}
+            sheet.update(family="T", facts=facts, decision=_decision({c: facts.get(c, "unknown") for c in CODES}))
+            f.write(json.dumps(sheet, ensure_ascii=False) + "\n")
+
+
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 360
     main(["w1", "w2", "w3", "w4", "w5", "w6"], n, Path("knowledge/corpus/reading.v1/sheets"))
+    roles_supplement("w7", 200, Path("knowledge/corpus/reading.v1/sheets"))
+    task_supplement("w8", 200, Path("knowledge/corpus/reading.v1/sheets"))

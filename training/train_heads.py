@@ -62,6 +62,25 @@ def fingerprints() -> dict[str, str]:
             "recipe_sha256": fingerprint([ROOT / f for f in RECIPE_FILES])}
 
 
+# Knowledge cues a writer could not keep apart from change or traceability: a clause that says the
+# knowledge changes weekly, or that answers must cite a source, or that mentions material consulted
+# at run time, implies external knowledge even where the sheet left it unsaid. Such a clause's ek
+# label is unknown, not "none", so it is left out of the loss.
+_IMPLIES_EK = ("data_dynamics", "transparency")
+EK = ALL_DIMENSIONS.index("external_knowledge")
+
+
+def ek_mask(desc: corpus_mod.Description, projected) -> np.ndarray:
+    """(n, dims) 1 where a clause's label counts in the loss."""
+    mask = np.ones((len(projected), len(ALL_DIMENSIONS)), dtype=np.float32)
+    if any("external_knowledge" in c.facts for c in desc.clauses):
+        return mask
+    for i, (_, facts, role) in enumerate(projected):
+        if role == "knowledge" or any(d in facts for d in _IMPLIES_EK):
+            mask[i, EK] = 0.0
+    return mask
+
+
 def project(desc: corpus_mod.Description) -> list[tuple[str, dict[str, str], str]]:
     """Run-time clauses of a description with the labels of the written clause each overlaps most."""
     text = desc.text
@@ -107,7 +126,7 @@ class VectorCache:
 
 
 def encode_all(descs, cache: VectorCache):
-    """Per description: (clause vectors, dimension labels (n, dims), role labels (n,), clause texts)."""
+    """Per description: (clause vectors, dimension labels (n, dims), role labels (n,), clause texts, loss mask)."""
     from rich.progress import Progress
 
     projected = [project(d) for d in descs]
@@ -117,11 +136,11 @@ def encode_all(descs, cache: VectorCache):
         cache.get(texts, progress=lambda n: bar.advance(task, n))
     cache.save()
     out = []
-    for p in projected:
+    for d, p in zip(descs, projected):
         vecs = cache.get([t for t, _, _ in p])
         yd = np.array([[VALUES.index(f.get(d, "none")) for d in ALL_DIMENSIONS] for _, f, _ in p], dtype=np.int64)
         yr = np.array([ROLES.index(r) for _, _, r in p], dtype=np.int64)
-        out.append((vecs, yd, yr, [t for t, _, _ in p]))
+        out.append((vecs, yd, yr, [t for t, _, _ in p], ek_mask(d, p)))
     return out
 
 
@@ -131,9 +150,10 @@ def train_network(data, seed: int = SEED, epochs: int = EPOCHS, quiet: bool = Fa
 
     torch.manual_seed(seed)
     torch.set_num_threads(2)
-    x = torch.tensor(np.vstack([features(v) for v, _, _, _ in data]))
-    yd = torch.tensor(np.vstack([y for _, y, _, _ in data]))
-    yr = torch.tensor(np.concatenate([r for _, _, r, _ in data]))
+    x = torch.tensor(np.vstack([features(v) for v, *_ in data]))
+    yd = torch.tensor(np.vstack([t[1] for t in data]))
+    yr = torch.tensor(np.concatenate([t[2] for t in data]))
+    mask = torch.tensor(np.vstack([t[4] for t in data]))
     nd, nr = len(ALL_DIMENSIONS), len(ROLES)
     net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], HIDDEN), torch.nn.ReLU(), torch.nn.Dropout(DROPOUT))
     head_d = torch.nn.Linear(HIDDEN, nd * 3)
@@ -150,7 +170,9 @@ def train_network(data, seed: int = SEED, epochs: int = EPOCHS, quiet: bool = Fa
             for i in range(0, len(x), 128):
                 idx = perm[i:i + 128]
                 h = net(x[idx])
-                ld = torch.nn.functional.cross_entropy(head_d(h).view(-1, 3), yd[idx].view(-1))
+                per = torch.nn.functional.cross_entropy(head_d(h).view(-1, 3), yd[idx].view(-1), reduction="none")
+                m = mask[idx].view(-1)
+                ld = (per * m).sum() / m.sum()
                 lr_ = torch.nn.functional.cross_entropy(head_r(h), yr[idx])
                 opt.zero_grad()
                 (ld * nd + lr_).backward()
@@ -176,7 +198,7 @@ def fit_calibrators(heads: Heads, data, descs, seed: int = SEED) -> dict[str, np
 
     torch.manual_seed(seed)
     aggs, ys = [], []
-    for (vecs, _, _, texts), d in zip(data, descs):
+    for (vecs, *_), d in zip(data, descs):
         spans = clauses(d.text)
         p, _, _ = clause_probabilities(heads, vecs, spans, d.text)
         aggs.append(aggregate_features(p))

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 # A cut is placed *after* a match of _END (the punctuation stays with the clause before it)
 # or *before* a match of _TURN (the conjunction opens the next clause).
-_END = re.compile(r"[.!?。！？；;，,、：:]+[\"'”’)）]*(?=\s|[^\x00-\x7f]|$)|\n+|[.!?](?=[A-Z])")
+_END = re.compile(r"(?:(?<!\d)\.|[!?。！？；;，,、：:])[.!?。！？；;，,、：:]*[\"'”’)）]*(?=\s|[^\x00-\x7f]|$)|\n+|[.!?](?=[A-Z])")
 _TURN = re.compile(r"\s(?=(?:but|although|though|whereas|while|however|except|unless|yet|so that|because)\b)"
                    r"|(?=但是|不过|然而|可是|但(?![是])|而且|并且|因为|所以|否则|除非)", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.)、]|[a-z][.)]|[（(]?[一二三四五六七八九十\d]+[)）、.])\s*")
+_SENTENCE_END = re.compile(r"[.!?。！？]+[\"'”’)）]*\s*$")
 _WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u9fff]")
 MIN_UNITS = 3  # fewer words (or CJK characters) than this cannot carry a fact alone
 MAX_CHARS = 400  # a longer run without punctuation is cut at spaces so reading stays linear
@@ -75,13 +76,21 @@ def clauses(text: str) -> list[Span]:
         if b > a:
             pieces.extend(_long(text, a, b))
     merged: list[list[int]] = []
+    carry: list[int] | None = None  # a short piece at a sentence start waits for the next piece
     for a, b in pieces:
-        # a too-short piece joins the clause before it (or the next one, at the start)
-        if merged and (_units(text[a:b]) < MIN_UNITS or _units(text[merged[-1][0]:merged[-1][1]]) < MIN_UNITS) \
-                and "\n" not in text[merged[-1][1]:a] and b - merged[-1][0] <= MAX_CHARS:
-            merged[-1][1] = b
+        if carry is not None:
+            a, carry = carry[0], None
+        short = _units(text[a:b]) < MIN_UNITS
+        prev_open = bool(merged) and not _SENTENCE_END.search(text[merged[-1][0]:merged[-1][1]]) \
+            and "\n" not in text[merged[-1][1]:a] and b - merged[-1][0] <= MAX_CHARS
+        if prev_open and (short or _units(text[merged[-1][0]:merged[-1][1]]) < MIN_UNITS):
+            merged[-1][1] = b  # a too-short piece stays with the clause before it in its sentence
+        elif short and not _SENTENCE_END.search(text[a:b]):
+            carry = [a, b]  # "Plain, straightforward answers…": joins what follows
         else:
             merged.append([a, b])
+    if carry is not None:
+        merged.append(carry)
     return [Span(a, b, text[a:b]) for a, b in merged]
 
 

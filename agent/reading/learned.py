@@ -30,7 +30,7 @@ from .heads import Heads, features, shipped
 _NOT_OURS = ("other", "hypo", "instruction")
 LD, DD = ALL_DIMENSIONS.index("labeled_data"), ALL_DIMENSIONS.index("data_dynamics")
 MENTION = 0.5  # a clause speaks to a dimension when its none-probability falls below this
-STATED = 0.8  # a clause probability at or above this makes the value "stated", not "inferred"
+STATED = 0.5  # a clause that speaks to the dimension (mention above this) states its value
 CLASH = 0.85  # yes and no both this sure, in different sentences, is a contradiction
 RULE_P = 0.97  # probability given to a value a precise rule settled
 
