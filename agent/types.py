@@ -119,7 +119,8 @@ class DimensionValue(BaseModel):
     value: Value = Field("unknown", description="yes, no or unknown.")
     evidence: str = Field("", description="The user's own words that support the value, verbatim.")
     source: Source = Field("assumed", description="stated: said outright; inferred: implied; assumed: not mentioned.")
-    probability: Optional[float] = Field(None, ge=0.0, le=1.0,
+    # Kept out of JSON and sessions: DESIGN.md's profile shape is value/evidence/source.
+    probability: Optional[float] = Field(None, ge=0.0, le=1.0, exclude=True,
                                          description="The reader's calibrated probability that the value is right.")
 
 

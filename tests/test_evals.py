@@ -192,7 +192,7 @@ CANONICAL = {  # a minimal stated profile for each decision
     "rag": {"external_knowledge": "yes"},
     "fine-tuning": {"model_adaptation": "yes"},
     "hybrid": {"external_knowledge": "yes", "model_adaptation": "yes"},
-    "prompting": {},
+    "prompting": {"model_adaptation": "no"},  # nothing known at all is undecided
 }
 
 

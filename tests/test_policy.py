@@ -113,9 +113,10 @@ def test_off_topic_with_nothing_known_is_undecided():
     assert out.swing[:2] == ["external_knowledge", "model_adaptation"]
 
 
-def test_on_topic_with_nothing_known_is_a_low_confidence_guess_not_undecided():
+def test_on_topic_with_nothing_known_is_undecided():
+    """docs/reading-labels.md: a vague "which approach?" with no facts decides nothing."""
     out = decide(Profile(), on_topic=True)
-    assert out.decision != "undecided" and out.confidence <= 0.35
+    assert out.decision == "undecided" and out.confidence <= 0.35
     assert {"external_knowledge", "model_adaptation"} <= set(out.swing)
 
 
@@ -149,6 +150,8 @@ def test_swing_dimensions_are_exactly_the_answers_that_change_the_outcome():
     checked = 0
     for p in _partial_profiles():
         open_dims = [d for d in CORE_DIMENSIONS if p.get(d).value == "unknown"]
+        if len(open_dims) == len(CORE_DIMENSIONS):
+            continue  # nothing known is undecided; any answer decides (tested below)
         base = decide(p).decision
         swing = swing_dimensions(p, open_dims)
         for dim in open_dims:
@@ -157,6 +160,13 @@ def test_swing_dimensions_are_exactly_the_answers_that_change_the_outcome():
         assert swing == [d for d in QUESTION_ORDER if d in swing], "in asking order"
         checked += len(open_dims)
     assert checked > 1000
+
+
+def test_nothing_known_is_undecided_and_any_answer_decides():
+    p = profile()
+    assert decide(p).decision == "undecided"
+    assert decide(profile(labeled_data="yes")).decision == "prompting"
+    assert decide(profile(external_knowledge="yes")).decision == "rag"
 
 
 def test_swing_lists_only_open_dimensions():
