@@ -106,6 +106,12 @@ def make_reader(name: str):
         from agent.reading.learned import LearnedReader
 
         return LearnedReader()
+    if name == "tuned":  # reader (b): heads on the fine-tuned encoder
+        from agent.reading.heads import Heads
+        from agent.reading.learned import LearnedReader
+        from agent.reading.tuned import MODEL_B_DIR, tuned_encoder
+
+        return LearnedReader(heads=Heads.load(MODEL_B_DIR), encoder=tuned_encoder())
     from agent.reading.offline import OfflineReader  # the regex extractor, kept for comparison only
 
     return OfflineReader()
@@ -207,7 +213,8 @@ def table(results: dict[str, dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Score a reader on labelled descriptions.")
     ap.add_argument("--set", action="append", choices=sorted(SETS), help="which set(s); default: test")
-    ap.add_argument("--reader", default="learned", choices=["learned", "offline"])
+    ap.add_argument("--reader", default="learned", choices=["learned", "tuned", "offline"],
+                    help="learned: heads on the frozen encoder (shipped); tuned: reader (b); offline: the old regex reader")
     ap.add_argument("--json", type=Path, help="write every result (with per-case rows) here")
     ap.add_argument("--png", type=Path, help="write a reliability diagram here")
     ap.add_argument("--errors", action="store_true", help="print the misread cases")

@@ -70,15 +70,30 @@ _IMPLIES_EK = ("data_dynamics", "transparency")
 EK = ALL_DIMENSIONS.index("external_knowledge")
 
 
+KNOWLEDGE_ROLE_IS_EK = True  # docs/reading-labels.md: material consulted at run time means ek yes
+
+
 def ek_mask(desc: corpus_mod.Description, projected) -> np.ndarray:
     """(n, dims) 1 where a clause's label counts in the loss."""
     mask = np.ones((len(projected), len(ALL_DIMENSIONS)), dtype=np.float32)
-    if any("external_knowledge" in c.facts for c in desc.clauses):
-        return mask
+    stated = any("external_knowledge" in c.facts for c in desc.clauses)
     for i, (_, facts, role) in enumerate(projected):
-        if role == "knowledge" or any(d in facts for d in _IMPLIES_EK):
+        if "external_knowledge" in facts:
+            continue
+        if role == "knowledge" and (KNOWLEDGE_ROLE_IS_EK or not stated):
+            mask[i, EK] = 0.0
+        elif not stated and any(d in facts for d in _IMPLIES_EK):
             mask[i, EK] = 0.0
     return mask
+
+
+def ek_targets(desc: corpus_mod.Description, projected, yd: np.ndarray, mask: np.ndarray) -> None:
+    """A knowledge-role clause in a description whose ek is yes says yes, wherever the writer put the label."""
+    if not KNOWLEDGE_ROLE_IS_EK or description_labels(desc)[EK] != VALUES.index("yes"):
+        return
+    for i, (_, facts, role) in enumerate(projected):
+        if role == "knowledge" and "external_knowledge" not in facts:
+            yd[i, EK], mask[i, EK] = VALUES.index("yes"), 1.0
 
 
 def project(desc: corpus_mod.Description) -> list[tuple[str, dict[str, str], str]]:
@@ -140,7 +155,9 @@ def encode_all(descs, cache: VectorCache):
         vecs = cache.get([t for t, _, _ in p])
         yd = np.array([[VALUES.index(f.get(d, "none")) for d in ALL_DIMENSIONS] for _, f, _ in p], dtype=np.int64)
         yr = np.array([ROLES.index(r) for _, _, r in p], dtype=np.int64)
-        out.append((vecs, yd, yr, [t for t, _, _ in p], ek_mask(d, p)))
+        mask = ek_mask(d, p)
+        ek_targets(d, p, yd, mask)
+        out.append((vecs, yd, yr, [t for t, _, _ in p], mask))
     return out
 
 
@@ -231,7 +248,7 @@ def build(descs, cache: VectorCache, seed: int = SEED, quiet: bool = False, trai
         train = rng.sample(train, max(1, int(len(train) * train_fraction)))
     cal = [d for d in descs if split_of(d.id) == "cal"]
     tdata, cdata = encode_all(train, cache), encode_all(cal, cache)
-    weights = train_network(tdata, seed=seed, quiet=quiet)
+    weights = train_network(tdata, seed=seed, epochs=EPOCHS, quiet=quiet)
     meta = {"dimensions": list(ALL_DIMENSIONS), "roles": list(ROLES), "seed": seed, "hidden": HIDDEN,
             "epochs": EPOCHS, "train_descriptions": len(train), "train_clauses": int(sum(len(t[1]) for t in tdata)),
             "calibration_descriptions": len(cal), "encoder": cache.encoder.name}
