@@ -9,14 +9,13 @@ from .citations import Citer
 from .embeddings import make_embedder
 from .engine import Engine
 from .errors import UserError
-from .extract import core_known, extract
 from .knowledge import load_article
 from .offline import OfflineEngine
-from .policy import decide
+from .policy import decide, decision_probabilities, profile_distributions
 from .retrieval import KnowledgeIndex
 from .settings import Settings
 from .textproc import detect_lang
-from .types import InterviewState, OpenQuestion, Recommendation, SearchResponse, Turn
+from .types import InterviewState, OpenQuestion, Reading, Recommendation, SearchResponse, Turn
 from .wording import wording
 
 MAX_DESCRIPTION_CHARS = 100_000
@@ -97,17 +96,14 @@ class Advisor:
         """One-shot recommendation from a description; no questions asked."""
         text = check_text(text)
         lang = lang or detect_lang(text)
-        ex = extract(text)
-        profile = ex.profile
-        if self.engine is not self.offline:
-            profile = self.engine.extract(text, lang)
+        reading = self.engine.read(text, lang)
         notices = []
-        if ex.ignored_instructions:
+        if reading.instructions_dropped:
             notices.append(wording().replies[lang]["ignored_instruction"])
-        # An aspect alone ("团建预算") does not make a text about an LLM project.
-        outcome = decide(profile, on_topic=ex.on_topic or bool(core_known(profile)),
-                         contradictions=ex.contradictions)
-        rec = advice.build(profile, outcome, lang, self.citer, text, engine=self.engine.name,
+        outcome = decide(reading.profile, on_topic=reading.on_topic, contradictions=reading.contradictions)
+        if not outcome.contradictions:
+            outcome.confidence = _confidence(reading, outcome.decision)
+        rec = advice.build(reading.profile, outcome, lang, self.citer, text, engine=self.engine.name,
                            notices=notices)
         rec.notices += self._notices()
         return rec
@@ -177,7 +173,7 @@ class Advisor:
         return self._final(state).recommendation
 
     def _extractor(self, state: InterviewState):
-        return lambda text, asked: self.engine.extract(text, state.lang, asked)
+        return lambda text, asked: self.engine.read(text, state.lang, asked)
 
     def _next(self, state: InterviewState) -> Turn:
         dim = interview.next_dimension(state)
@@ -186,11 +182,19 @@ class Advisor:
         return interview.question_turn(state, dim, self.engine.phrase_question)
 
     def _final(self, state: InterviewState) -> Turn:
-        ex = extract(state.description) if state.description else None
-        on_topic = bool(core_known(state.profile)) or bool(ex and ex.on_topic)
-        outcome = decide(state.profile, on_topic=on_topic, contradictions=ex.contradictions if ex else ())
+        outcome = decide(state.profile, on_topic=state.on_topic or bool(state.core_known()),
+                         contradictions=state.contradictions)
+        if not outcome.contradictions:
+            outcome.confidence = _confidence(None, outcome.decision, profile_distributions(state.profile, state.certainty))
         rec = advice.build(state.profile, outcome, state.lang, self.citer, state.description,
                            engine=self.engine.name, one_shot=True)
         rec.notices += self._notices()
         state.recommendation, state.done, state.pending = rec, True, None
         return Turn(kind="recommendation", text=wording().headline[state.lang][rec.decision], recommendation=rec)
+
+
+def _confidence(reading: Optional[Reading], decision: str, dists: Optional[dict] = None) -> float:
+    """The probability of `decision` given how sure the reader is of each core fact."""
+    if dists is None:
+        dists = reading.distributions or profile_distributions(reading.profile)
+    return round(decision_probabilities(dists).get(decision, 0.0), 2)

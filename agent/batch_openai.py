@@ -323,6 +323,11 @@ class ReplyEngine:
         self._notices.append(f"{why}; the offline engine read this description")
         return self.offline.extract(text, lang, asked)
 
+    def read(self, text: str, lang: str, asked: Optional[str] = None):
+        from .reading import from_profile
+
+        return from_profile(self.extract(text, lang, asked), text, asked, self.name)
+
     def phrase_question(self, dimension: str, lang: str, profile: Any) -> str:
         return self.offline.phrase_question(dimension, lang, profile)
 

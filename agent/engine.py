@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Iterator, Optional, Protocol
 
-from .types import Lang, Profile, Recommendation
+from .types import Lang, Profile, Reading, Recommendation
 
 
 class Engine(Protocol):
-    """The three things an engine does for the advisor."""
+    """What an engine does for the advisor: read, ask, write."""
 
     name: str
+
+    def read(self, text: str, lang: Lang, asked: Optional[str] = None) -> Reading:
+        """Read free text (a description, or the answer to the question about `asked`) into a Reading."""
 
     def extract(self, text: str, lang: Lang, asked: Optional[str] = None) -> Profile:
         """Read free text (a description, or the answer to the question about `asked`)."""

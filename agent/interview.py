@@ -8,9 +8,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from .extract import UNKNOWN_ANSWER, merge, read_answer
 from .policy import swing_dimensions
-from .types import CORE_DIMENSIONS, DimensionValue, Exchange, InterviewState, OpenQuestion, Profile, Turn
+from .types import CORE_DIMENSIONS, DimensionValue, Exchange, InterviewState, OpenQuestion, Profile, Reading, Turn
 from .wording import wording
 
 MAX_QUESTIONS = 8
@@ -29,7 +28,7 @@ def is_third_language(text: str) -> bool:
     return foreign > 0 and foreign >= len(_LATIN_OR_CJK.findall(text))
 
 
-Extractor = Callable[[str, str | None], Profile]
+Extractor = Callable[[str, str | None], Reading]
 Phraser = Callable[[str, str, Profile], str]
 
 
@@ -66,7 +65,7 @@ def handle_command(state: InterviewState, answer: str) -> tuple[str, Turn | None
     if _WHY.match(answer) and state.pending:
         why = getattr(wording().questions[state.pending], state.lang).why
         return "reply", _reply(state, "why", why=why)
-    if _SKIP.match(answer) or (UNKNOWN_ANSWER.search(answer) and len(answer) < 40 and not _answers_pending(state, answer)):
+    if _SKIP.match(answer):
         if state.pending:
             state.skipped.append(state.pending)
             _answer_last(state, answer)
@@ -78,6 +77,7 @@ def handle_command(state: InterviewState, answer: str) -> tuple[str, Turn | None
             return "reply", _reply(state, "nothing_to_undo")
         last = answered[-1]
         setattr(state.profile, last.dimension, DimensionValue())
+        state.certainty.pop(last.dimension, None)
         if last.dimension in state.skipped:
             state.skipped.remove(last.dimension)
         if state.pending and state.history and state.history[-1].answer is None:
@@ -90,11 +90,6 @@ def handle_command(state: InterviewState, answer: str) -> tuple[str, Turn | None
     return "answer", None
 
 
-def _answers_pending(state: InterviewState, answer: str) -> bool:
-    """Whether a hedged answer ("maybe 300", "not sure, maybe weekly") still gives a value."""
-    return bool(state.pending) and read_answer(answer, state.pending).profile.get(state.pending).value != "unknown"
-
-
 def _answer_last(state: InterviewState, answer: str) -> None:
     for e in reversed(state.history):
         if e.dimension == state.pending and e.answer is None:
@@ -102,15 +97,34 @@ def _answer_last(state: InterviewState, answer: str) -> None:
             return
 
 
-def apply_answer(state: InterviewState, answer: str, extract: Extractor) -> bool:
-    """Merge what an answer says; True if the pending question got a value."""
-    update = extract(answer, state.pending)
+def merge(state: InterviewState, update: Profile) -> None:
+    """Lay every known value of `update` over the state's profile; probabilities go to `certainty`."""
+    data = state.profile.model_copy(deep=True)
+    for dim, dv in update.known().items():
+        setattr(data, dim, dv.model_copy(update={"probability": None}))
+        if dv.probability is None:
+            state.certainty.pop(dim, None)
+        else:
+            state.certainty[dim] = dv.probability
+    state.profile = data
+
+
+def apply_answer(state: InterviewState, answer: str, read: Extractor) -> bool:
+    """Merge what an answer says; True if the pending question got a value (or the user does not know)."""
     pending = state.pending
-    state.profile = merge(state.profile, update)
+    reading = read(answer, pending)
+    merge(state, reading.profile)
+    state.on_topic = state.on_topic or reading.on_topic
     if pending is None:
         state.description = (state.description + "\n" + answer).strip()
+        state.contradictions = sorted(set(state.contradictions) | set(reading.contradictions))
         return True
+    state.contradictions = [d for d in state.contradictions if d != pending]  # an answer settles it
     _answer_last(state, answer)
+    if reading.answer == "unknown" and state.profile.get(pending).value == "unknown":
+        state.skipped.append(pending)  # "not sure": moving on is the answer
+        state.pending = None
+        return True
     got = state.profile.get(pending).value != "unknown"
     if got:
         state.pending = None

@@ -1,23 +1,36 @@
-"""The offline engine: cue extraction and template wording, no model server needed."""
+"""The offline engine: the learned reader and template wording, no model server needed."""
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Iterator, Optional
 
-from .extract import extract, read_answer
-from .types import Lang, Profile, Recommendation
+from .reading import Reader
+from .types import Lang, Profile, Reading, Recommendation
 from .wording import wording
 
 
 class OfflineEngine:
-    """Reads text with the cue extractor and words questions from prompts/offline.v1.yaml."""
+    """Reads text with the learned reader and words questions from prompts/offline.v1.yaml."""
 
     name = "offline"
 
-    def __init__(self) -> None:
+    def __init__(self, reader: Optional[Reader] = None) -> None:
+        self._reader = reader
         self._notices: list[str] = []
 
+    @cached_property
+    def reader(self) -> Reader:
+        if self._reader is not None:
+            return self._reader
+        from .reading.learned import LearnedReader  # loads numpy weights: only when first read
+
+        return LearnedReader()
+
+    def read(self, text: str, lang: Lang, asked: Optional[str] = None) -> Reading:
+        return self.reader.read(text, asked=asked, lang=lang)
+
     def extract(self, text: str, lang: Lang, asked: Optional[str] = None) -> Profile:
-        return (read_answer(text, asked) if asked else extract(text)).profile
+        return self.read(text, lang, asked).profile
 
     def phrase_question(self, dimension: str, lang: Lang, profile: Profile) -> str:
         return getattr(wording().questions[dimension], lang).q

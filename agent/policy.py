@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Optional
 
 from .types import CORE_DIMENSIONS, DimensionValue, Profile
 
@@ -138,6 +138,22 @@ def decision_probabilities(dists: dict[str, dict[str, float]]) -> dict[str, floa
             prob *= p
         dec = decision_of({d: v for d, (v, _) in zip(dims, combo)})
         out[dec] = out.get(dec, 0.0) + prob
+    return out
+
+
+def profile_distributions(p: Profile, certainty: Optional[dict[str, float]] = None) -> dict[str, dict[str, float]]:
+    """Per core dimension, how sure the profile is of its value (`certainty`, else its own probability).
+
+    A value with no probability (an answer the user typed, an LLM's reading) counts as sure.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for d in CORE_DIMENSIONS:
+        dv = p.get(d)
+        prob = (certainty or {}).get(d, dv.probability)
+        if dv.value == "unknown" or prob is None:
+            out[d] = {dv.value: 1.0}
+        else:
+            out[d] = {dv.value: prob, "unknown": 1.0 - prob}
     return out
 
 

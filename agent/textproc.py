@@ -1,4 +1,4 @@
-"""Tokenisation shared by BM25 and the cue extractor: CJK bigrams plus English words."""
+"""Tokenisation for BM25 and language detection: CJK bigrams plus English words."""
 from __future__ import annotations
 
 import re

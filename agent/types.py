@@ -184,7 +184,13 @@ class Reading(BaseModel):
     clauses: list[ClauseReading] = Field(default_factory=list)
     distributions: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="dimension -> calibrated probability of yes / no / unknown")
+    answer: Optional[Literal["yes", "no", "unknown"]] = Field(
+        None, description="For an interview answer: the bare yes / no / don't-know word it opens with (rule R-ANSWER).")
     reader: str = "offline"
+
+    def core_known(self) -> list[str]:
+        """Core dimensions the text settled."""
+        return [d for d in CORE_DIMENSIONS if self.profile.get(d).value != "unknown"]
 
 
 # --------------------------------------------------------------------------- recommendation
@@ -296,10 +302,18 @@ class InterviewState(BaseModel):
     skipped: list[str] = []
     done: bool = False
     recommendation: Optional[Recommendation] = None
+    on_topic: bool = Field(False, description="Whether anything read so far was about an LLM project.")
+    certainty: dict[str, float] = Field(default_factory=dict,
+                                        description="dimension -> the reader's probability for the value it gave")
+    contradictions: list[str] = Field(default_factory=list, description="Dimensions the description said both ways.")
 
     @property
     def questions_asked(self) -> int:
         return sum(1 for e in self.history if e.dimension)
+
+    def core_known(self) -> list[str]:
+        """Core dimensions settled so far."""
+        return [d for d in CORE_DIMENSIONS if self.profile.get(d).value != "unknown"]
 
 
 class Turn(BaseModel):

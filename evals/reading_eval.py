@@ -3,7 +3,7 @@
     python -m evals.reading_eval --set test            # the held-aside test set (score once)
     python -m evals.reading_eval --set corpus-dev      # the corpus's dev split, by family
     python -m evals.reading_eval --set golden --set dev-rounds
-    python -m evals.reading_eval --set test --reader offline   # the regex extractor, for comparison
+    python -m evals.reading_eval --set test --reader tuned     # reader (b), the fine-tuned encoder
 
 Each case is read, its profile decided by the policy, and compared with the labels. The
 decision's confidence is the probability of the chosen decision given the reader's
@@ -112,9 +112,7 @@ def make_reader(name: str):
         from agent.reading.tuned import MODEL_B_DIR, tuned_encoder
 
         return LearnedReader(heads=Heads.load(MODEL_B_DIR), encoder=tuned_encoder())
-    from agent.reading.offline import OfflineReader  # the regex extractor, kept for comparison only
-
-    return OfflineReader()
+    raise SystemExit(f"unknown reader {name!r}")
 
 
 def evaluate(reader, cases: list[Case]) -> dict:
@@ -213,8 +211,8 @@ def table(results: dict[str, dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Score a reader on labelled descriptions.")
     ap.add_argument("--set", action="append", choices=sorted(SETS), help="which set(s); default: test")
-    ap.add_argument("--reader", default="learned", choices=["learned", "tuned", "offline"],
-                    help="learned: heads on the frozen encoder (shipped); tuned: reader (b); offline: the old regex reader")
+    ap.add_argument("--reader", default="learned", choices=["learned", "tuned"],
+                    help="learned: heads on the frozen encoder (shipped); tuned: reader (b), the fine-tuned encoder")
     ap.add_argument("--json", type=Path, help="write every result (with per-case rows) here")
     ap.add_argument("--png", type=Path, help="write a reliability diagram here")
     ap.add_argument("--errors", action="store_true", help="print the misread cases")

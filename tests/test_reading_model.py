@@ -35,7 +35,7 @@ def test_shipped_weights_are_small_and_complete():
     assert size <= 25 * 2 ** 20
     h = Heads.load()
     assert set(h.cal) == set(ALL_DIMENSIONS)
-    assert h.w1.shape[0] == 4 * 384
+    assert h.w1.shape[0] == 4 * 384 + h.ngram_buckets
 
 
 def test_probabilities_are_distributions():

@@ -35,6 +35,11 @@ DOMAINS = [
 REGISTERS = ["project README", "product brief / 需求文档", "RFP excerpt", "chat message",
              "issue-tracker ticket", "email", "paper abstract", "bullet list", "mixed zh-en",
              "typos and shorthand"]
+# Registers of the second round of writers (w9-w12): how people write when nobody asked for a brief.
+REGISTERS_V2 = ["meeting notes", "call or voice-memo transcript", "forum or Q&A-site post", "Slack or WeChat thread",
+                "status update", "pitch-deck bullet", "user story / epic", "design doc excerpt",
+                "one-line request to a colleague", "grant or budget request", "customer complaint relayed by staff",
+                "job posting for the role that will build it"]
 FAMILIES = {
     "plain": "an ordinary description: state the sheet's facts in your own words",
     "A": "skill gap: express ma=yes as the stock model being BAD AT THE TASK (scores poorly, invalid output, "
@@ -70,11 +75,11 @@ def _decision(values: dict[str, str]) -> str:
     return decide(p).decision
 
 
-def sample_sheet(rng: random.Random, idx: int, writer: str) -> dict:
+def sample_sheet(rng: random.Random, idx: int, writer: str, registers: list[str] = REGISTERS) -> dict:
     """One fact sheet; the decision follows from the values by the policy."""
     family = rng.choices(list(FAMILY_WEIGHTS), weights=list(FAMILY_WEIGHTS.values()))[0]
     lang = "zh" if rng.random() < 0.5 else "en"
-    register = rng.choice(REGISTERS)
+    register = rng.choice(registers)
     if register == "mixed zh-en":
         lang = "zh"
     values = {c: rng.choices(["yes", "no", "unknown"], weights=[0.35, 0.2, 0.45])[0] for c in CODES}
@@ -144,8 +149,18 @@ def task_supplement(writer: str, n: int, out: Path, seed: int = 8) -> None:
             f.write(json.dumps(sheet, ensure_ascii=False) + "\n")
 
 
+def second_round(writers: list[str], n: int, out: Path, seed: int = 20261207) -> None:
+    """Sheets for the second round of writers: the same sampler over other registers."""
+    rng = random.Random(seed)
+    for w in writers:
+        with open(out / f"sheets_{w}.jsonl", "w", encoding="utf-8") as f:
+            for i in range(n):
+                f.write(json.dumps(sample_sheet(rng, i, w, REGISTERS_V2), ensure_ascii=False) + "\n")
+
+
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 360
     main(["w1", "w2", "w3", "w4", "w5", "w6"], n, Path("knowledge/corpus/reading.v1/sheets"))
     roles_supplement("w7", 200, Path("knowledge/corpus/reading.v1/sheets"))
     task_supplement("w8", 200, Path("knowledge/corpus/reading.v1/sheets"))
+    second_round(["w9", "w10", "w11", "w12"], 150, Path("knowledge/corpus/reading.v1/sheets"))

@@ -19,7 +19,7 @@ import numpy as np
 
 from agent.reading.clauses import clauses
 from agent.reading.encoder import ClauseEncoder
-from agent.reading.heads import MODEL_DIR, VALUES, Heads, features
+from agent.reading.heads import MODEL_DIR, NGRAM_BUCKETS, VALUES, Heads, inputs, text_inputs
 from agent.reading.learned import aggregate_features, clause_probabilities
 from agent.types import ALL_DIMENSIONS, ROLES
 
@@ -31,6 +31,7 @@ EPOCHS = 40
 LR = 1e-3
 WEIGHT_DECAY = 1e-4
 DROPOUT = 0.2
+NGRAMS = NGRAM_BUCKETS  # 0: clause vectors only
 RECIPE_FILES = ("training/train_heads.py", "training/corpus.py", "agent/reading/clauses.py",
                 "agent/reading/heads.py", "agent/reading/learned.py", "agent/reading/rules.py",
                 "agent/reading/encoder.py")
@@ -96,6 +97,35 @@ def ek_targets(desc: corpus_mod.Description, projected, yd: np.ndarray, mask: np
             yd[i, EK], mask[i, EK] = VALUES.index("yes"), 1.0
 
 
+# Partial targets: an unlabelled clause in a description that states a dimension may be where the
+# writer said it without the label (labels sit on one clause per fact). Its target is then "none or
+# the description's value", not "none": the loss is -log(P(none) + P(value)).
+NONE_OR_YES, NONE_OR_NO = 3, 4
+PARTIAL = True
+
+
+def partial_targets(desc: corpus_mod.Description, yd: np.ndarray) -> None:
+    """Unlabelled clauses of a description that states a dimension get a partial target for it."""
+    if not PARTIAL:
+        return
+    said = description_labels(desc)
+    for j, v in enumerate(said):
+        if v in (1, 2):
+            rows = yd[:, j] == 0
+            yd[rows, j] = NONE_OR_YES if v == 1 else NONE_OR_NO
+
+
+def dimension_loss(logits, targets):
+    """Per-row negative log-likelihood with partial targets (see NONE_OR_YES)."""
+    import torch
+
+    logp = torch.log_softmax(logits, dim=-1)
+    full = logp.gather(1, targets.clamp(max=2).unsqueeze(1)).squeeze(1)
+    either_yes = torch.logsumexp(logp[:, [0, 1]], dim=1)
+    either_no = torch.logsumexp(logp[:, [0, 2]], dim=1)
+    return -torch.where(targets == NONE_OR_YES, either_yes, torch.where(targets == NONE_OR_NO, either_no, full))
+
+
 def project(desc: corpus_mod.Description) -> list[tuple[str, dict[str, str], str]]:
     """Run-time clauses of a description with the labels of the written clause each overlaps most."""
     text = desc.text
@@ -157,6 +187,7 @@ def encode_all(descs, cache: VectorCache):
         yr = np.array([ROLES.index(r) for _, _, r in p], dtype=np.int64)
         mask = ek_mask(d, p)
         ek_targets(d, p, yd, mask)
+        partial_targets(d, yd)
         out.append((vecs, yd, yr, [t for t, _, _ in p], mask))
     return out
 
@@ -167,7 +198,7 @@ def train_network(data, seed: int = SEED, epochs: int = EPOCHS, quiet: bool = Fa
 
     torch.manual_seed(seed)
     torch.set_num_threads(2)
-    x = torch.tensor(np.vstack([features(v) for v, *_ in data]))
+    x = torch.tensor(np.vstack([inputs(v, texts, NGRAMS) for v, _, _, texts, _ in data]))
     yd = torch.tensor(np.vstack([t[1] for t in data]))
     yr = torch.tensor(np.concatenate([t[2] for t in data]))
     mask = torch.tensor(np.vstack([t[4] for t in data]))
@@ -187,7 +218,7 @@ def train_network(data, seed: int = SEED, epochs: int = EPOCHS, quiet: bool = Fa
             for i in range(0, len(x), 128):
                 idx = perm[i:i + 128]
                 h = net(x[idx])
-                per = torch.nn.functional.cross_entropy(head_d(h).view(-1, 3), yd[idx].view(-1), reduction="none")
+                per = dimension_loss(head_d(h).view(-1, 3), yd[idx].view(-1))
                 m = mask[idx].view(-1)
                 ld = (per * m).sum() / m.sum()
                 lr_ = torch.nn.functional.cross_entropy(head_r(h), yr[idx])
@@ -199,6 +230,36 @@ def train_network(data, seed: int = SEED, epochs: int = EPOCHS, quiet: bool = Fa
     return {"w1": lin.weight.detach().numpy().T.copy(), "b1": lin.bias.detach().numpy().copy(),
             "wd": head_d.weight.detach().numpy().T.copy(), "bd": head_d.bias.detach().numpy().copy(),
             "wr": head_r.weight.detach().numpy().T.copy(), "br": head_r.bias.detach().numpy().copy()}
+
+
+TEXT_HIDDEN = 256
+TEXT_EPOCHS = 60
+TEXT_HEAD = True
+
+
+def train_text_network(data, descs, seed: int = SEED) -> dict[str, np.ndarray]:
+    """The description head: whole-text inputs -> none/yes/no per dimension, from description labels."""
+    import torch
+
+    torch.manual_seed(seed)
+    x = torch.tensor(np.stack([text_inputs(v, d.text, NGRAMS) for (v, *_), d in zip(data, descs)]))
+    y = torch.tensor(np.stack([description_labels(d) for d in descs]))
+    nd = len(ALL_DIMENSIONS)
+    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], TEXT_HIDDEN), torch.nn.ReLU(), torch.nn.Dropout(DROPOUT))
+    head = torch.nn.Linear(TEXT_HIDDEN, nd * 3)
+    opt = torch.optim.AdamW(list(net.parameters()) + list(head.parameters()), lr=LR, weight_decay=WEIGHT_DECAY)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(TEXT_EPOCHS):
+        perm = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), 64):
+            idx = perm[i:i + 64]
+            loss = torch.nn.functional.cross_entropy(head(net(x[idx])).view(-1, 3), y[idx].view(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    lin = net[0]
+    return {"q1": lin.weight.detach().numpy().T.copy(), "qb1": lin.bias.detach().numpy().copy(),
+            "qd": head.weight.detach().numpy().T.copy(), "qbd": head.bias.detach().numpy().copy()}
 
 
 def description_labels(desc: corpus_mod.Description) -> np.ndarray:
@@ -218,15 +279,18 @@ def fit_calibrators(heads: Heads, data, descs, seed: int = SEED) -> dict[str, np
     for (vecs, *_), d in zip(data, descs):
         spans = clauses(d.text)
         p, _, _ = clause_probabilities(heads, vecs, spans, d.text)
-        aggs.append(aggregate_features(p))
+        aggs.append(aggregate_features(p, heads.read_text(vecs, d.text)))
         ys.append(description_labels(d))
-    a = torch.tensor(np.stack(aggs))  # (n, dims, 5)
+    a = torch.tensor(np.stack(aggs))  # (n, dims, 5 or 7)
+    nf = a.shape[2]
     y = torch.tensor(np.stack(ys))
     cal = {}
     for j, dim in enumerate(ALL_DIMENSIONS):
-        w = torch.zeros(5, 3, requires_grad=True)
+        w = torch.zeros(nf, 3, requires_grad=True)
         with torch.no_grad():  # start from "trust the max score": unknown / yes / no
             w[0, 1], w[1, 2], w[4, 0] = 6.0, 6.0, 3.0
+            if nf == 7:
+                w[5, 1], w[6, 2] = 3.0, 3.0
         opt = torch.optim.LBFGS([w], max_iter=200)
 
         def closure():
@@ -249,8 +313,11 @@ def build(descs, cache: VectorCache, seed: int = SEED, quiet: bool = False, trai
     cal = [d for d in descs if split_of(d.id) == "cal"]
     tdata, cdata = encode_all(train, cache), encode_all(cal, cache)
     weights = train_network(tdata, seed=seed, epochs=EPOCHS, quiet=quiet)
+    if TEXT_HEAD:
+        weights.update(train_text_network(tdata, train, seed=seed))
     meta = {"dimensions": list(ALL_DIMENSIONS), "roles": list(ROLES), "seed": seed, "hidden": HIDDEN,
-            "epochs": EPOCHS, "train_descriptions": len(train), "train_clauses": int(sum(len(t[1]) for t in tdata)),
+            "ngram_buckets": NGRAMS,
+            "epochs": EPOCHS, "text_head": TEXT_HEAD, "train_descriptions": len(train), "train_clauses": int(sum(len(t[1]) for t in tdata)),
             "calibration_descriptions": len(cal), "encoder": cache.encoder.name}
     heads = Heads(weights, meta)
     weights.update({f"cal.{k}": v for k, v in fit_calibrators(heads, cdata, cal, seed).items()})

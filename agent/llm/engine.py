@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from ..engine import Engine
 from ..errors import EndpointError, ModelBehaviorError
 from ..settings import Settings
-from ..types import Lang, Profile, Recommendation, SearchResult
+from ..types import Lang, Profile, Reading, Recommendation, SearchResult
 from . import prompts
 from .client import EndpointFailure, LLMClient
 from .extraction import parse, to_profile
@@ -167,6 +167,12 @@ class LLMEngine:
 
     def _note(self, message: str) -> None:
         self._notices.append(message)
+
+    def read(self, text: str, lang: Lang, asked: Optional[str] = None) -> Reading:
+        """The model's profile as a Reading; injected instructions and bare answers by the precise rules."""
+        from ..reading import from_profile
+
+        return from_profile(self.extract(text, lang, asked), text, asked, self.name)
 
 
 def _brief(exc: ValidationError) -> str:

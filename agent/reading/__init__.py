@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional, Protocol
 
-from ..types import Reading
+from ..types import Profile, Reading
 
 
 class Reader(Protocol):
@@ -21,4 +21,16 @@ class Reader(Protocol):
         ...
 
 
-__all__ = ["Reader", "Reading"]
+def from_profile(profile: Profile, text: str, asked: Optional[str], reader: str) -> Reading:
+    """A Reading around a profile another reader (an LLM) produced; the precise rules add the rest."""
+    from . import rules
+    from .clauses import clauses
+
+    dropped = [c.text for c in clauses(text) if rules.is_instruction(c.text)]
+    reading = Reading(profile=profile, instructions_dropped=dropped, reader=reader,
+                      answer=rules.bare_answer(text) if asked else None)
+    reading.on_topic = bool(reading.core_known())
+    return reading
+
+
+__all__ = ["Reader", "Reading", "from_profile"]

@@ -25,7 +25,7 @@ from ..types import ALL_DIMENSIONS, CORE_DIMENSIONS, ClauseReading, DimensionVal
 from . import rules
 from .clauses import Span, clauses, sentence_of
 from .encoder import ClauseEncoder
-from .heads import Heads, features, shipped
+from .heads import Heads, shipped
 
 _NOT_OURS = ("other", "hypo", "instruction")
 LD, DD = ALL_DIMENSIONS.index("labeled_data"), ALL_DIMENSIONS.index("data_dynamics")
@@ -35,13 +35,21 @@ CLASH = 0.85  # yes and no both this sure, in different sentences, is a contradi
 RULE_P = 0.97  # probability given to a value a precise rule settled
 
 
-def aggregate_features(p: np.ndarray) -> np.ndarray:
-    """Per-dimension description features from clause probabilities (n, dims, 3) -> (dims, 5)."""
+def aggregate_features(p: np.ndarray, text_p: Optional[np.ndarray] = None) -> np.ndarray:
+    """Per-dimension description features from clause probabilities (n, dims, 3) -> (dims, 5 or 7).
+
+    With a description head, its yes and no probabilities for the whole text are the last two.
+    """
+    dims = p.shape[1] if p.ndim == 3 else len(ALL_DIMENSIONS)
     if len(p) == 0:
-        return np.tile(np.array([0, 0, 0, 0, 1], dtype=np.float32), (len(ALL_DIMENSIONS), 1))
-    yes, no = p[:, :, 1], p[:, :, 2]
-    return np.stack([yes.max(0), no.max(0), np.minimum(yes.sum(0), 3) / 3, np.minimum(no.sum(0), 3) / 3,
-                     np.ones(p.shape[1], dtype=np.float32)], axis=1).astype(np.float32)
+        base = np.tile(np.array([0, 0, 0, 0, 1], dtype=np.float32), (dims, 1))
+    else:
+        yes, no = p[:, :, 1], p[:, :, 2]
+        base = np.stack([yes.max(0), no.max(0), np.minimum(yes.sum(0), 3) / 3, np.minimum(no.sum(0), 3) / 3,
+                         np.ones(p.shape[1], dtype=np.float32)], axis=1).astype(np.float32)
+    if text_p is None:
+        return base
+    return np.hstack([base, text_p[:, 1:]]).astype(np.float32)
 
 
 def calibrate(cal: dict[str, np.ndarray], agg: np.ndarray, dims=ALL_DIMENSIONS) -> np.ndarray:
@@ -57,7 +65,7 @@ def calibrate(cal: dict[str, np.ndarray], agg: np.ndarray, dims=ALL_DIMENSIONS) 
 def clause_probabilities(heads: Heads, vecs: np.ndarray, spans: list[Span], text: str
                          ) -> tuple[np.ndarray, np.ndarray, list[Optional[str]]]:
     """Clause probabilities after role gating, the precise rules and later-wins; the rule id per clause."""
-    dim_p, role_p = heads.predict(features(vecs)) if len(vecs) else (np.zeros((0, len(ALL_DIMENSIONS), 3)),
+    dim_p, role_p = heads.read_clauses(vecs, [s.text for s in spans]) if len(vecs) else (np.zeros((0, len(ALL_DIMENSIONS), 3)),
                                                                       np.zeros((0, len(heads.roles))))
     dim_p = dim_p.copy()
     fired: list[Optional[str]] = [None] * len(spans)
@@ -123,12 +131,13 @@ class LearnedReader:
         spans = [s for s in spans_all if s not in dropped]
         vecs = self.encoder.encode([s.text for s in spans]) if spans else np.zeros((0, self.encoder.dim), np.float32)
         dim_p, role_p, fired = clause_probabilities(self.heads, vecs, spans, body)
-        probs = calibrate(self.heads.cal, aggregate_features(dim_p))
+        text_p = self.heads.read_text(vecs, body)
+        probs = calibrate(self.heads.cal, aggregate_features(dim_p, text_p))
         profile = Profile()
         contradictions: list[str] = []
         for j, dim in enumerate(ALL_DIMENSIONS):
             k = int(probs[j].argmax())
-            if k == 0:
+            if k == 0 or not spans:
                 continue
             col = dim_p[:, j, k] if len(spans) else np.zeros(0)
             i = int(col.argmax())
@@ -159,15 +168,15 @@ class LearnedReader:
             dists[asked] = {"unknown": 0.0, "yes": 0.0, "no": 0.0, v: 1.0}
         return Reading(profile=profile, contradictions=contradictions, on_topic=on_topic,
                        instructions_dropped=[s.text for s in dropped], clauses=cl, distributions=dists,
-                       reader=self.name)
+                       answer=bare if asked else None, reader=self.name)
 
     def _answer(self, profile: Profile, text: str, body: str, asked: str, bare: Optional[str]) -> None:
         """Settle the asked dimension from a bare word, a count or a period in the answer."""
         value = None
         rule = None
-        if asked == "labeled_data":
-            n = rules.labelled_count(text) if bare is None else None
-            if n is None and bare is None:
+        if asked == "labeled_data":  # "maybe 300", "no, only 300", "yes, about 40k": the count decides
+            n = rules.labelled_count(text)
+            if n is None:
                 n = _bare_number(text)
             if n is not None:
                 value, rule = ("yes" if n >= rules.PLENTY else "no"), rules.R_COUNT.id

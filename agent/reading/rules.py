@@ -383,8 +383,11 @@ _YES = re.compile(r"^(?:y|yes|yeah|yep|yup|sure|correct|right|true|definitely|ab
                   r"(?=$|[\s,，.。!！;；:：])", re.I)
 _NO = re.compile(r"^(?:n|no|nope|nah|not really|not at all|never|none|we don't|it doesn't|they don't|we do not|"
                  r"false|negative|不|不是|不用|不要|不需要|没有|没|无|否|不会|不对|一点也不|完全不)(?=$|[\s,，.。!！;；:：])", re.I)
-_UNSURE = re.compile(r"^(?:not sure|don't know|dont know|no idea|dunno|unsure|unknown|skip|pass|maybe|"
-                     r"不知道|不清楚|不确定|说不好|跳过|不好说|也许|可能吧)(?=$|[\s,，.。!！;；:：])", re.I)
+_UNSURE = re.compile(r"^(?:(?:i(?:'m| am)? )?(?:really |honestly )?(?:not sure|(?:don'?t|do not) know|have no idea|"
+                     r"can'?t say|cannot say|couldn'?t say)|no idea|dunno|idk|unsure|unknown|skip|pass|maybe|"
+                     r"hard to say|it depends|depends|tbd|not decided(?: yet)?|"
+                     r"我?不知道|我?不清楚|不太清楚|不确定|不太确定|说不好|说不准|跳过|不好说|也许|可能吧|看情况|待定|还没定)"
+                     r"(?=$|[\s,，.。!！?？;；:：])", re.I)
 
 
 def bare_answer(answer: str) -> Optional[str]:
@@ -408,7 +411,8 @@ def answer_rest(answer: str) -> str:
 
 R_ANSWER = Rule("R-ANSWER", "an answer opening with a bare yes / no / don't-know word answers the question asked", (
     ("yes", "yes"), ("Yep, every week", "yes"), ("no", "no"), ("没有", "no"), ("是的，每周都会更新", "yes"),
-    ("not sure", "unknown"), ("跳过", "unknown"), ("不需要", "no"), ("We need citations", None),
+    ("not sure", "unknown"), ("I don't know", "unknown"), ("I'm not sure, maybe weekly?", "unknown"),
+    ("idk", "unknown"), ("跳过", "unknown"), ("我不清楚", "unknown"), ("不需要", "no"), ("We need citations", None),
     ("要符合我们公司的话术风格", None),
 ))
 
