@@ -225,8 +225,6 @@ def build_server(advisor: Advisor, state_key: bytes) -> AdvisorMCP:
         k: Annotated[int, Field(ge=1, le=50, description="How many passages (one per section).")] = 5,
     ) -> SearchResponse:
         """Ranked passages of the article, each with its section id, heading path and source offsets."""
-        if not isinstance(query, str) or not query.strip():
-            raise UserError("the query is empty: ask a question, e.g. 'does my data change often?'")
         return await front.run(advisor.search, query, k)
 
     @srv.tool(title="Explain a section of the article", annotations=_READ_ONLY)
