@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas
+.PHONY: run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -57,3 +57,7 @@ reading-eval: $(STAMP)
 ## Regenerate the published JSON Schemas in schemas/ from the pydantic types (a test fails when they are stale).
 schemas: $(STAMP)
 	$(BIN)/python -m agent.schemas
+
+## Time the MCP server's round-trips over stdio and streamable HTTP (127.0.0.1).
+bench-mcp: $(STAMP)
+	$(BIN)/python scripts/bench_mcp.py

@@ -11,6 +11,7 @@ The interview is stateless: the state travels as an HMAC-checked token (agent.st
 client that can be asked (form elicitation) is asked directly instead of relaying questions.
 """
 import json
+import sys
 import threading
 from importlib import metadata, resources
 from typing import Annotated, Any, Callable, Literal, Optional
@@ -287,6 +288,8 @@ def serve(settings, *, http: bool = False, host: str = "127.0.0.1", port: int = 
     advisor.search("warm up", 1)  # load (or build) the index now, not inside the first request
     srv = build_server(advisor, load_key(settings.home))
     if http:
+        # stdout stays clean in both modes; one line on stderr says where to connect.
+        print(f"advisor mcp: streamable HTTP at http://{host}:{port}/mcp (Ctrl-C to stop)", file=sys.stderr, flush=True)
         srv.run("streamable-http", host=host, port=port)
     else:
         srv.run("stdio")
