@@ -20,6 +20,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resources import FunctionResource
+from mcp.shared.exceptions import MCPError
 from mcp.types import (CallToolResult, ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult,
                        TextContent, ToolAnnotations)
 from pydantic import BaseModel, Field, ValidationError
@@ -212,7 +213,10 @@ def build_server(advisor: Advisor, state_key: bytes) -> AdvisorMCP:
                 form = ElicitRequestFormParams(message=message, requested_schema=_ANSWER_SCHEMA)
                 return InputRequiredResult(input_requests={"answer": ElicitRequest(params=form)},
                                            request_state=json.dumps({"s": step.state, "r": rounds + 1}))
-            result = await ctx.elicit(message, schema=_Answer)
+            try:
+                result = await ctx.elicit(message, schema=_Answer)
+            except (ValueError, MCPError):  # the client could not ask after all: the host relays instead
+                return step
             reply = _reply_from(result.action, {"answer": result.data.answer} if result.action == "accept" else None)
             if reply is None:
                 return step  # cancelled: hand the question back to the host to relay

@@ -313,3 +313,14 @@ def test_help_does_not_import_the_mcp_sdk():
             "print('LOADED' if any(m == 'mcp' or m.startswith('mcp.') for m in sys.modules) else 'CLEAN')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.stdout.strip().endswith("CLEAN"), proc.stdout[-300:]
+
+
+def test_a_form_answer_of_the_wrong_shape_falls_back_to_relaying(server):
+    async def wrong(context, params):
+        return ElicitResult(action="accept", content={"not_answer": 1})
+    data = call(server, "interview_step", {}, mode="legacy", elicitation_callback=wrong).structured_content
+    assert data["kind"] == "question" and data["state"].startswith("iv1.")
+
+
+def test_an_unknown_tool_is_a_one_line_error(server):
+    assert error_line(call(server, "no_such_tool", {})) == "Unknown tool: no_such_tool"
