@@ -296,4 +296,7 @@ def serve(settings, *, http: bool = False, host: str = "127.0.0.1", port: int = 
         print(f"advisor mcp: streamable HTTP at http://{host}:{port}/mcp (Ctrl-C to stop)", file=sys.stderr, flush=True)
         srv.run("streamable-http", host=host, port=port)
     else:
+        if sys.stdin.isatty():  # someone ran it by hand: say what it is waiting for
+            print("advisor mcp: speaking MCP on stdin/stdout; add it to an MCP host (see README) or use --http",
+                  file=sys.stderr, flush=True)
         srv.run("stdio")
