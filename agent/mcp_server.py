@@ -17,12 +17,14 @@ from importlib import metadata, resources
 from typing import Annotated, Any, Callable, Literal, Optional
 
 import anyio
+from mcp.server.elicitation import render_elicitation_schema
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resources import FunctionResource
 from mcp.shared.exceptions import MCPError
 from mcp.types import (CallToolResult, ElicitRequest, ElicitRequestFormParams, ElicitResult, InputRequiredResult,
                        TextContent, ToolAnnotations)
+from mcp.types.version import is_version_at_least
 from pydantic import BaseModel, Field, ValidationError
 
 from .api import Advisor
@@ -40,6 +42,9 @@ class _Answer(BaseModel):
     """The form a host shows its user for one interview question."""
 
     answer: str = Field(description="Your answer in your own words (or: skip, I don't know, why?, back, just recommend).")
+
+
+_ANSWER_SCHEMA = render_elicitation_schema(_Answer)  # the flat form schema the protocol allows
 
 
 def _version() -> str:
@@ -139,8 +144,8 @@ def _ask_mode(ctx: Context) -> Optional[str]:
         caps.elicitation.form is not None or caps.elicitation.url is None)
     if not form:
         return None
-    version = ctx.protocol_version or ""
-    return "input_required" if version >= INPUT_REQUIRED_VERSION else "elicit"
+    version = ctx.protocol_version
+    return "input_required" if version and is_version_at_least(version, INPUT_REQUIRED_VERSION) else "elicit"
 
 
 def _form_message(step: InterviewStep) -> str:
@@ -253,9 +258,6 @@ def build_server(advisor: Advisor, state_key: bytes) -> AdvisorMCP:
     return srv
 
 
-_ANSWER_SCHEMA = None  # filled below from the SDK's renderer (flat, spec-valid form schema)
-
-
 def _add_resources(srv: MCPServer, advisor: Advisor) -> None:
     """Every section, the coverage map and the published schemas, as readable resources."""
     from .schemas import SCHEMAS
@@ -274,15 +276,6 @@ def _add_resources(srv: MCPServer, advisor: Advisor) -> None:
             uri=f"advisor://schemas/{filename}", name=filename, title=f"JSON Schema {filename}",
             description="Published JSON Schema (the same file as schemas/ in the repository).",
             mime_type="application/schema+json", fn=lambda make=make: json.dumps(make(), ensure_ascii=False, indent=2)))
-
-
-def _answer_schema() -> dict:
-    from mcp.server.elicitation import render_elicitation_schema
-
-    return render_elicitation_schema(_Answer)
-
-
-_ANSWER_SCHEMA = _answer_schema()
 
 
 def serve(settings, *, http: bool = False, host: str = "127.0.0.1", port: int = 8000,
