@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean
+.PHONY: run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -53,3 +53,11 @@ train: $(STAMP)
 ## Score the reader on the held-aside test set, the corpus dev split and the golden suites.
 reading-eval: $(STAMP)
 	$(BIN)/python -m evals.reading_eval --set test --set corpus-dev --set golden --set dev-rounds --png eval-report/reliability.png
+
+## Regenerate the published JSON Schemas in schemas/ from the pydantic types (a test fails when they are stale).
+schemas: $(STAMP)
+	$(BIN)/python -m agent.schemas
+
+## Time the MCP server's round-trips over stdio and streamable HTTP (127.0.0.1).
+bench-mcp: $(STAMP)
+	$(BIN)/python scripts/bench_mcp.py

@@ -15,7 +15,8 @@ from .policy import decide, decision_probabilities, profile_distributions
 from .retrieval import KnowledgeIndex
 from .settings import Settings
 from .textproc import detect_lang
-from .types import InterviewState, OpenQuestion, Reading, Recommendation, SearchResponse, Turn
+from .types import (CoverageMap, InterviewState, OpenQuestion, Reading, Recommendation, SearchResponse,
+                    SectionInfo, Turn)
 from .wording import wording
 
 MAX_DESCRIPTION_CHARS = 100_000
@@ -192,6 +193,30 @@ class Advisor:
         state.recommendation, state.done, state.pending = rec, True, None
         return Turn(kind="recommendation", text=wording().headline[state.lang][rec.decision], recommendation=rec)
 
+    # ------------------------------------------------------------------ the article itself
+    # For front-ends that browse the knowledge (the MCP server's explain and resources).
+    def sections(self) -> list[SectionInfo]:
+        """Every mapped section of the article, in order, with its verbatim text."""
+        return [_section_info(s) for s in load_article().sections]
+
+    def section(self, section_id: str) -> SectionInfo:
+        """One section by id; an unknown id is a UserError."""
+        if not isinstance(section_id, str) or not section_id.strip():
+            raise UserError("the section id is empty: give one such as considerations.external-knowledge")
+        return _section_info(load_article().section(section_id.strip()))
+
+    def coverage(self) -> CoverageMap:
+        """What the article does and does not cover (from the section map)."""
+        from .coverage import build_coverage
+
+        article = load_article()
+        return build_coverage(article.section_map.title, article.section_map.title_en, article.sections)
+
+
+def _section_info(s) -> SectionInfo:
+    return SectionInfo(section_id=s.id, heading=s.heading, heading_path=s.heading_path, title_en=s.title_en,
+                       summary_en=s.summary_en, text=s.text, source_start=s.start, source_end=s.end,
+                       dimensions=list(s.dimensions), aspects=list(s.aspects), supports=s.supports)
 
 def _confidence(reading: Optional[Reading], decision: str, dists: Optional[dict] = None) -> float:
     """The probability of `decision` given how sure the reader is of each core fact."""

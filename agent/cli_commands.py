@@ -1,4 +1,4 @@
-"""CLI commands whose work lives in other modules: batch, eval, slack, doctor.
+"""CLI commands whose work lives in other modules: batch, eval, slack, mcp, doctor.
 
 Each imports its module only when run, so `advisor search` does not pay for Slack or matplotlib.
 """
@@ -54,6 +54,17 @@ def register(app: typer.Typer) -> None:
         from .slack_app import serve
 
         serve(settings(model, base_url, None, engine), port=port, socket=socket, engine=engine)
+
+    @app.command()
+    def mcp(http: bool = typer.Option(False, "--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio."),
+            host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on with --http (loopback by default)."),
+            port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port for --http."),
+            engine: Optional[str] = EngineOpt, model: Optional[str] = ModelOpt,
+            base_url: Optional[str] = BaseUrlOpt):
+        """Serve the advisor to MCP hosts (tools, resources, a prompt); stdio by default."""
+        from .mcp_server import serve  # the mcp SDK loads only here, so `advisor --help` stays fast
+
+        serve(settings(model, base_url, None, engine), http=http, host=host, port=port, engine=engine)
 
     try:
         from .cli_llm import doctor

@@ -323,3 +323,87 @@ class Turn(BaseModel):
     text: str
     question: Optional[OpenQuestion] = None
     recommendation: Optional[Recommendation] = None
+
+
+# --------------------------------------------------------------------------- published shapes
+# The shapes below are part of the published contract (schemas/*.v1.json, `make schemas`):
+# batch rows, the article's sections and coverage as served to MCP hosts, interview steps.
+
+class BatchResultRow(Recommendation):
+    """One `advisor batch` output line that succeeded: the `recommend --json` object plus its id."""
+
+    id: str = Field(description="The input row's id.")
+
+
+class BatchRowError(BaseModel):
+    type: str = Field(description="Machine-readable error type, e.g. missing_id, empty_description.")
+    message: str = Field(description="One line saying what is wrong with the row.")
+
+
+class BatchErrorRow(BaseModel):
+    """One `advisor batch` output line that failed; the batch goes on."""
+
+    id: Optional[str] = Field(description="The row's id, or null when it has none.")
+    line: int = Field(description="Line (or CSV record) number in the input, from 1.")
+    error: BatchRowError
+
+
+class SectionInfo(BaseModel):
+    """One section of the article: its verbatim text, where it sits, and what it is about."""
+
+    section_id: str
+    heading: str = Field(description="The article's own heading, verbatim.")
+    heading_path: list[str] = Field(description="Headings from the top down to this section, verbatim.")
+    title_en: str = Field(description="English title, in our words.")
+    summary_en: str = Field(description="English summary, in our words.")
+    text: str = Field(description="The section's body, verbatim from the source file.")
+    source_start: int = Field(description="Offset of `text` in knowledge/article.zh.txt.")
+    source_end: int
+    dimensions: list[str] = Field(default_factory=list, description="Core dimensions the section speaks to.")
+    aspects: list[str] = Field(default_factory=list, description="Other aspects the section speaks to.")
+    supports: Optional[Decision] = Field(None, description="The decision the section argues for, if any.")
+
+
+class CoverageTopic(BaseModel):
+    """How far the article covers one topic of the advisor's vocabulary."""
+
+    id: str = Field(description="A dimension, aspect, decision or use-case id.")
+    kind: Literal["dimension", "aspect", "decision", "use_case"]
+    title_en: str
+    covered: bool = Field(description="False when no section of the article speaks to it.")
+    sections: list[str] = Field(default_factory=list, description="Ids of the sections that speak to it.")
+    supports: list[Decision] = Field(default_factory=list, description="Decisions those sections argue for.")
+    note: str = Field(description="One line on the depth of coverage.")
+
+
+class CoverageMap(BaseModel):
+    """What the article does and does not cover, derived from knowledge/sections.yaml."""
+
+    article_title: str
+    article_title_en: str
+    sections: int = Field(description="Number of mapped sections.")
+    topics: list[CoverageTopic]
+    not_covered: list[str] = Field(description="Ids of topics no section speaks to.")
+    out_of_scope: str = Field(description="What the advisor cannot answer from this article.")
+
+
+class SectionRef(BaseModel):
+    """A pointer to a section (read it with `explain` or article://sections/{id})."""
+
+    section_id: str
+    heading_path: list[str]
+    title_en: str
+
+
+class InterviewStep(BaseModel):
+    """One turn of a stateless interview: the next question with an opaque state, or the advice."""
+
+    kind: Literal["question", "info", "recommendation"] = Field(
+        description="question: relay `question` to the user and call again with `state` and their answer; "
+                    "info: a short reply (e.g. to 'why?'), then the same question; recommendation: done.")
+    text: str = Field(description="What to show the user.")
+    question: Optional[OpenQuestion] = Field(None, description="The pending question and why it is asked.")
+    cites: list[SectionRef] = Field(default_factory=list, description="Sections behind the question's why.")
+    state: Optional[str] = Field(None, description="Opaque, integrity-checked interview state: pass it back unchanged.")
+    questions_asked: int = 0
+    recommendation: Optional[Recommendation] = None
