@@ -1,32 +1,36 @@
 """The Slack bot: the interview in a Slack thread, one-shot advice with `/advisor`.
 
-Every request is acknowledged at once and the slow part (the advisor, the Web API calls)
-runs afterwards in a lazy listener, so Slack's three seconds are always met. Each thread is a
-session in the CLI's store (channel "slack", key "team:channel:thread_ts"), so threads of
-different workspaces and channels never share one, and `advisor sessions list` shows them.
-A retried event (same event_id) is dropped before any listener runs.
+Every request the bot works on is committed to a durable inbox in the session store, then
+acknowledged, then worked from the store (`slack_inbox`), so Slack's three seconds are met and
+a crash or restart finishes what was acknowledged; a retried event (same event_id) is
+acknowledged and nothing more. Each thread is a session in the CLI's store (channel "slack",
+key "team:channel:thread_ts"), so threads of different workspaces and channels never share
+one, and `advisor sessions list` shows them. Over HTTP it runs under uvicorn (`slack_server`).
 """
 from __future__ import annotations
 
-import errno
+import json
 import logging
 import re
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 from urllib.error import URLError
 
 from pydantic import SecretStr
 from slack_bolt import App, BoltResponse
+from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from . import slack_blocks as kit
 from .api import Advisor
 from .errors import UserError
-from .sessions import SessionRecord, SessionStore
+from .sessions import InboxItem, SessionRecord, SessionStore
+from .slack_inbox import InboxWorker, classify, stored_body
+from .slack_server import PATH, ServerLimits, SlackASGI, make_server
 from .settings import Settings
 from .types import InterviewState, Turn
 from .wording import wording
@@ -57,61 +61,38 @@ def thread_key(team_id: Optional[str], channel_id: str, thread_ts: str) -> str:
     return f"{team_id or '-'}:{channel_id}:{thread_ts}"
 
 
-class ListenerExecutor(ThreadPoolExecutor):
-    """Bolt's listener executor, counting work in flight so shutdown and tests can wait for it."""
+# --------------------------------------------------------------------------- replies
 
-    def __init__(self, max_workers: int = 16):
-        super().__init__(max_workers=max_workers, thread_name_prefix="advisor-slack")
-        self._idle = threading.Condition()
-        self._pending = 0
-
-    def submit(self, fn, /, *args, **kwargs):
-        with self._idle:
-            self._pending += 1
-
-        def run():
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self._done()
-
-        try:
-            return super().submit(run)
-        except BaseException:
-            self._done()
-            raise
-
-    def _done(self) -> None:
-        with self._idle:
-            self._pending -= 1
-            self._idle.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """True once no listener work is queued or running; False if `timeout` passes first."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+def _post(channel: str, thread_ts: Optional[str], text: str, blocks: Optional[list] = None) -> dict:
+    return {"call": "post", "channel": channel, "thread_ts": thread_ts, "text": kit.clip(text, 3000),
+            "blocks": blocks}
 
 
-def wait_idle(app: App, timeout: float = 10.0) -> bool:
-    """Wait until the app has finished every acknowledged request's work."""
-    executor = app.listener_runner.listener_executor
-    return executor.wait_idle(timeout) if isinstance(executor, ListenerExecutor) else True
+def _respond(**kwargs) -> dict:
+    return {"call": "respond", **kwargs}
 
 
 # --------------------------------------------------------------------------- the conversation
 
 class SlackBot:
-    """What the listeners do, apart from Bolt: sessions, the advisor, the messages."""
+    """What the bot does with a stored request: sessions, the advisor, the replies.
 
-    def __init__(self, settings: Settings, advisor: Advisor):
+    Each handler works out its replies (JSON-able dicts) and commits them together with the
+    session change (`SessionStore.commit_turn`); `deliver` then posts them. So a crash after
+    the commit posts the same replies on restart and never runs the turn twice.
+    """
+
+    def __init__(self, settings: Settings, advisor: Advisor, client: WebClient, bot_user_id: Optional[str] = None):
         self.settings = settings
         self.advisor = advisor
+        self.client = client
+        self.bot_user_id = bot_user_id
         self.store = SessionStore(settings.db_path)
         self._locks = [threading.Lock() for _ in range(64)]
         self._warm = threading.Lock()
 
     def ready(self) -> None:
-        """Build the advisor's index and engine once, not in several listener threads at a time."""
+        """Build the advisor's index and engine once, not in several worker threads at a time."""
         with self._warm:
             self.advisor.index  # noqa: B018 - cached_property: built on first use
             self.advisor.engine  # noqa: B018
@@ -120,63 +101,166 @@ class SlackBot:
         """One lock per thread key (striped), so two answers in a thread never race."""
         return self._locks[hash(key) % len(self._locks)]
 
+    # ------------------------------------------------------------------ the inbox's entry point
+    def run_item(self, item: InboxItem) -> None:
+        """Work on one stored request (called by the InboxWorker)."""
+        if item.status == "answered":  # the turn is saved; only (some of) its replies are missing
+            self.deliver(item, item.outbox)
+            return
+        body = item.body
+        team = body.get("team_id") or (body.get("team") or {}).get("id")
+        try:
+            if item.kind == "event":
+                self.on_event(item, team, body.get("event") or {})
+            elif item.kind == "action":
+                self.on_action(item, team, body)
+            elif item.kind == "command":
+                self.one_shot(item, team, body)
+            else:
+                self.store.inbox_finish(item.id)
+        except Exception as exc:  # noqa: BLE001 - the edge: tell the user, log the rest
+            self.report(exc, self._teller(item))
+            self.store.inbox_finish(item.id)
+
+    def _teller(self, item: InboxItem) -> Callable[[str], object]:
+        body = item.body
+        if item.kind == "event":
+            event = body.get("event") or {}
+            return lambda m: self._send(body, _post(event.get("channel", ""), event.get("thread_ts") or event.get("ts"),
+                                                    kit.escape(m)))
+        return lambda m: self._send(body, _respond(response_type="ephemeral", replace_original=False, text=m))
+
+    def commit(self, item: InboxItem, replies: list[dict], **session) -> None:
+        """Save the turn and its replies in one transaction, then post the replies."""
+        self.store.commit_turn(item.id, replies, **session)
+        self.deliver(item, replies)
+
+    def deliver(self, item: InboxItem, replies: list[dict]) -> None:
+        """Post the replies not yet posted, recording each, then mark the item done."""
+        for n in range(item.sent, len(replies)):
+            try:
+                self._send(item.body, replies[n])
+            except SlackApiError as e:  # Slack refused this one for good (e.g. channel_not_found)
+                log.warning("Slack refused a reply (%s); going on", e.response.get("error", "error"))
+            self.store.inbox_sent(item.id, n + 1)
+            item.sent = n + 1
+        self.store.inbox_finish(item.id)
+
+    def _send(self, body: dict, reply: dict) -> None:
+        call = reply["call"]
+        args = {k: v for k, v in reply.items() if k != "call"}
+        if call == "post":
+            self.client.chat_postMessage(**args, unfurl_links=False, unfurl_media=False)
+        elif call == "update":
+            self.client.chat_update(**args)
+        elif call == "respond":
+            Respond(response_url=body.get("response_url"))(**args)
+        elif call == "share":
+            self._share(body, args)
+        else:  # pragma: no cover - replies are made in this module
+            raise ValueError(f"unknown reply {call!r}")
+
+    def _share(self, body: dict, args: dict) -> None:
+        respond = Respond(response_url=body.get("response_url"))
+        try:
+            self.client.chat_postMessage(channel=args["channel"], text=args["text"], blocks=args["blocks"],
+                                         unfurl_links=False)
+        except SlackApiError as e:
+            if e.response.get("error") not in ("not_in_channel", "channel_not_found"):
+                raise
+            # The bot is not a member (e.g. a DM or a channel it was never invited to):
+            # the command's response_url can still post there.
+            respond(response_type="in_channel", replace_original=False, text=args["text"], blocks=args["blocks"])
+        respond(delete_original=True)
+
     # ------------------------------------------------------------------ events
-    def converse(self, client: WebClient, team: str, channel: str, thread_ts: str, text: str,
+    def on_event(self, item: InboxItem, team: Optional[str], event: dict) -> None:
+        """A mention starts (or continues) a thread's interview; a thread reply answers it."""
+        if _is_from_bot(event, self.bot_user_id):
+            self.store.inbox_finish(item.id)
+            return
+        text, channel = event.get("text") or "", event.get("channel", "")
+        if event.get("type") == "app_mention":
+            self.converse(item, team, channel, event.get("thread_ts") or event["ts"], plain_text(text), start=True)
+            return
+        if event.get("subtype") not in HANDLED_SUBTYPES:
+            self.store.inbox_finish(item.id)
+            return
+        if event.get("channel_type") == "im":
+            thread_ts, start = event.get("thread_ts") or event["ts"], True
+        else:
+            thread_ts, start = event.get("thread_ts"), False
+            mentioned = self.bot_user_id and f"<@{self.bot_user_id}" in text
+            if not thread_ts or thread_ts == event.get("ts") or mentioned:
+                # A channel's top-level message: only a mention starts an interview (and the
+                # app_mention event for a mentioning message does the work).
+                self.store.inbox_finish(item.id)
+                return
+        self.converse(item, team, channel, thread_ts, plain_text(text), start=start)
+
+    def converse(self, item: InboxItem, team: Optional[str], channel: str, thread_ts: str, text: str,
                  *, start: bool) -> None:
         """A message for the thread's interview: start one (if `start`) or take the answer."""
         key = thread_key(team, channel, thread_ts)
         self.ready()
-        with self.lock(key):
+        with self.lock(key):  # held while posting too, so a thread's replies keep their order
             record = self.store.find(CHANNEL, key)
             if record is None and not start:
+                self.store.inbox_finish(item.id)
                 return
             if record is None:
+                sid = self.store.new_id()
                 if not text:
                     state = InterviewState()
-                    self.store.create(state, CHANNEL, key)
-                    self.post(client, channel, thread_ts, kit.escape(wording().replies[state.lang]["intro"]))
-                    return
-                state, turn = self.advisor.start_interview(text)
-                sid = self.store.create(state, CHANNEL, key)
-            else:
-                sid, state = record.id, record.state
-                if state.done:
-                    self._finished(client, channel, thread_ts, state)
-                    return
-                if not text:
-                    return
-                if not state.history and not state.description:
-                    state, turn = self.advisor.start_interview(text)
+                    replies = [_post(channel, thread_ts, kit.escape(wording().replies[state.lang]["intro"]))]
                 else:
-                    turn = self.advisor.reply(state, text)
-                self.store.save(sid, state)
-            self.post_turn(client, channel, thread_ts, sid, state, turn)
+                    state, turn = self.advisor.start_interview(text)
+                    replies = self.turn_replies(channel, thread_ts, sid, state, turn)
+                self.commit(item, replies, create=(sid, state, CHANNEL, key))
+                return
+            sid, state = record.id, record.state
+            if state.done:
+                self.commit(item, [self._finished(channel, thread_ts, state)])
+                return
+            if not text:
+                self.store.inbox_finish(item.id)
+                return
+            if not state.history and not state.description:
+                state, turn = self.advisor.start_interview(text)
+            else:
+                turn = self.advisor.reply(state, text)
+            self.commit(item, self.turn_replies(channel, thread_ts, sid, state, turn), save=(sid, state))
 
-    def _finished(self, client: WebClient, channel: str, thread_ts: str, state: InterviewState) -> None:
+    def _finished(self, channel: str, thread_ts: str, state: InterviewState) -> dict:
         rec = state.recommendation
         name = wording().decision_names[state.lang][rec.decision] if rec else "-"
-        self.post(client, channel, thread_ts, kit.labels(state.lang)["finished"].format(decision=kit.escape(name)))
+        return _post(channel, thread_ts, kit.labels(state.lang)["finished"].format(decision=kit.escape(name)))
 
-    def post(self, client: WebClient, channel: str, thread_ts: Optional[str], text: str,
-             blocks: Optional[list] = None) -> None:
-        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=kit.clip(text, 3000), blocks=blocks,
-                                unfurl_links=False, unfurl_media=False)
-
-    def post_turn(self, client: WebClient, channel: str, thread_ts: str, sid: str,
-                  state: InterviewState, turn: Turn) -> None:
+    def turn_replies(self, channel: str, thread_ts: str, sid: str, state: InterviewState, turn: Turn) -> list[dict]:
         if turn.kind == "question":
-            self.post(client, channel, thread_ts, kit.escape(turn.text),
-                      kit.question_blocks(turn, state.lang, step=len(state.history)))
-        elif turn.kind == "recommendation" and turn.recommendation:
+            return [_post(channel, thread_ts, kit.escape(turn.text),
+                          kit.question_blocks(turn, state.lang, step=len(state.history)))]
+        if turn.kind == "recommendation" and turn.recommendation:
             rec = turn.recommendation
             prose = "".join(self.advisor.write_advice(rec))
-            self.post(client, channel, thread_ts, kit.escape(kit.recommendation_text(rec)),
-                      kit.recommendation_blocks(rec, sid, advice_text=prose))
-        else:
-            self.post(client, channel, thread_ts, kit.escape(turn.text))
+            return [_post(channel, thread_ts, kit.escape(kit.recommendation_text(rec)),
+                          kit.recommendation_blocks(rec, sid, advice_text=prose))]
+        return [_post(channel, thread_ts, kit.escape(turn.text))]
 
     # ------------------------------------------------------------------ buttons
-    def answer(self, client: WebClient, respond, team: str, body: dict, action: dict) -> None:
+    def on_action(self, item: InboxItem, team: Optional[str], body: dict) -> None:
+        action = (body.get("actions") or [{}])[0]
+        action_id = action.get("action_id", "")
+        if action_id.startswith(f"{kit.ANSWER_ACTION}:"):
+            self.answer(item, team, body, action)
+        elif action_id.startswith(f"{kit.WHY_ACTION}:"):
+            self.why(item, team, body, action)
+        elif action_id == kit.SHARE_ACTION:
+            self.share(item, team, body, action)
+        else:
+            self.store.inbox_finish(item.id)
+
+    def answer(self, item: InboxItem, team: Optional[str], body: dict, action: dict) -> None:
         """An answer button: the interview moves on and the question shows who answered what."""
         channel, thread_ts, message_ts = _where(body)
         dim, step = kit.parse_question_block(action.get("block_id", ""))
@@ -186,21 +270,23 @@ class SlackBot:
         with self.lock(key):
             record = self.store.find(CHANNEL, key)
             if record is None:
-                respond(response_type="ephemeral", replace_original=False, text=kit.labels("en")["gone"])
+                self.commit(item, [_respond(response_type="ephemeral", replace_original=False,
+                                            text=kit.labels("en")["gone"])])
                 return
             sid, state = record.id, record.state
             if state.done or state.pending != dim or len(state.history) != step:
-                respond(response_type="ephemeral", replace_original=False, text=kit.labels(state.lang)["stale"])
+                self.commit(item, [_respond(response_type="ephemeral", replace_original=False,
+                                            text=kit.labels(state.lang)["stale"])])
                 return
             question = state.history[-1].question
             label = kit.answer_label(state.lang, dim, action.get("value", ""))
-            client.chat_update(channel=channel, ts=message_ts, text=kit.escape(question),
-                               blocks=kit.answered_blocks(question, label, user, state.lang))
+            replies = [{"call": "update", "channel": channel, "ts": message_ts, "text": kit.escape(question),
+                        "blocks": kit.answered_blocks(question, label, user, state.lang)}]
             turn = self.advisor.reply(state, action.get("value", ""))
-            self.store.save(sid, state)
-            self.post_turn(client, channel, thread_ts, sid, state, turn)
+            replies += self.turn_replies(channel, thread_ts, sid, state, turn)
+            self.commit(item, replies, save=(sid, state))
 
-    def owned(self, session_id: str, team: str, channel: str) -> Optional[SessionRecord]:
+    def owned(self, session_id: str, team: Optional[str], channel: str) -> Optional[SessionRecord]:
         """The session a button names, only if it belongs to this workspace and channel."""
         try:
             record = self.store.get(session_id)
@@ -210,7 +296,7 @@ class SlackBot:
             return None
         return record if record.state.recommendation else None
 
-    def why(self, client: WebClient, respond, team: str, body: dict, action: dict) -> None:
+    def why(self, item: InboxItem, team: Optional[str], body: dict, action: dict) -> None:
         """The "why?" button: the reason's full citation, in the thread (or to the clicker)."""
         channel, thread_ts, _ = _where(body)
         parsed = kit.parse_why_value(action.get("value", ""))
@@ -218,46 +304,43 @@ class SlackBot:
         rec = record.state.recommendation if record else None
         items = (rec.rationale if parsed[1] == "r" else rec.caveats) if rec else []
         if not parsed or parsed[2] >= len(items):
-            respond(response_type="ephemeral", replace_original=False, text=kit.labels("en")["gone"])
+            self.commit(item, [_respond(response_type="ephemeral", replace_original=False,
+                                        text=kit.labels("en")["gone"])])
             return
         reason = items[parsed[2]]
         blocks, text = kit.citation_blocks(reason, rec.lang), kit.escape(kit.citation_text(reason))
         if (body.get("container") or {}).get("is_ephemeral"):
-            respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
+            reply = _respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
         else:
-            self.post(client, channel, thread_ts, text, blocks)
+            reply = _post(channel, thread_ts, text, blocks)
+        self.commit(item, [reply])
 
-    def share(self, client: WebClient, respond, team: str, body: dict, action: dict) -> None:
+    def share(self, item: InboxItem, team: Optional[str], body: dict, action: dict) -> None:
         """"Share in channel": the one-shot advice posted for everyone, the private copy removed."""
         channel, _, _ = _where(body)
         user = (body.get("user") or {}).get("id", "")
         record = self.owned(action.get("value", ""), team, channel)
         if record is None:
-            respond(response_type="ephemeral", replace_original=False, text=kit.labels("en")["gone"])
+            self.commit(item, [_respond(response_type="ephemeral", replace_original=False,
+                                        text=kit.labels("en")["gone"])])
             return
         rec = record.state.recommendation
-        blocks = kit.recommendation_blocks(rec, record.id, shared_by=user)
-        text = kit.escape(kit.recommendation_text(rec))
-        try:
-            client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
-        except SlackApiError as e:
-            if e.response.get("error") not in ("not_in_channel", "channel_not_found"):
-                raise
-            # The bot is not a member (e.g. a DM or a channel it was never invited to):
-            # the command's response_url can still post there.
-            respond(response_type="in_channel", replace_original=False, text=text, blocks=blocks)
-        respond(delete_original=True)
+        self.commit(item, [{"call": "share", "channel": channel, "text": kit.escape(kit.recommendation_text(rec)),
+                            "blocks": kit.recommendation_blocks(rec, record.id, shared_by=user)}])
 
     # ------------------------------------------------------------------ slash command
-    def one_shot(self, respond, team: str, channel: str, text: str) -> None:
+    def one_shot(self, item: InboxItem, team: Optional[str], command: dict) -> None:
         """/advisor DESCRIPTION: the advice, visible only to the caller, with a share button."""
+        text = plain_text(command.get("text", ""))
         self.ready()
         rec = self.advisor.recommend(text)
         state = InterviewState(lang=rec.lang, description=text, profile=rec.profile, done=True, recommendation=rec)
-        sid = self.store.create(state, CHANNEL, f"{team or '-'}:{channel}:cmd-{secrets.token_hex(6)}")
+        sid = self.store.new_id()
+        key = f"{team or '-'}:{command.get('channel_id', '')}:cmd-{secrets.token_hex(6)}"
         prose = "".join(self.advisor.write_advice(rec))
-        respond(response_type="ephemeral", text=kit.escape(kit.recommendation_text(rec)),
-                blocks=kit.recommendation_blocks(rec, sid, advice_text=prose, shareable=True))
+        reply = _respond(response_type="ephemeral", text=kit.escape(kit.recommendation_text(rec)),
+                         blocks=kit.recommendation_blocks(rec, sid, advice_text=prose, shareable=True))
+        self.commit(item, [reply], create=(sid, state, CHANNEL, key))
 
     # ------------------------------------------------------------------ errors
     def report(self, exc: Exception, tell: Callable[[str], object], lang: str = "en") -> None:
@@ -337,8 +420,16 @@ def _check_token(client: WebClient, base_url: str) -> dict:
                         "check the network or SLACK_API_BASE_URL") from None
 
 
-def create_app(settings: Settings, advisor: Optional[Advisor] = None, *, socket: bool = False) -> App:
-    """The Bolt app with every listener; `socket=True` needs no signing secret (Socket Mode is not signed)."""
+_WORKERS: "weakref.WeakKeyDictionary[App, InboxWorker]" = weakref.WeakKeyDictionary()
+
+
+def create_app(settings: Settings, advisor: Optional[Advisor] = None, *, socket: bool = False,
+               recover: bool = True) -> App:
+    """The Bolt app: every request it works on is stored, acknowledged, then worked from the store.
+
+    `socket=True` needs no signing secret (Socket Mode is not signed). `recover` queues the
+    requests a previous run acknowledged but did not finish.
+    """
     token = _secret(settings.slack_bot_token, "SLACK_BOT_TOKEN",
                     "export the app's Bot User OAuth Token (xoxb-…), see slack/manifest.yaml")
     secret = "" if socket and not settings.slack_signing_secret else _secret(
@@ -349,98 +440,55 @@ def create_app(settings: Settings, advisor: Optional[Advisor] = None, *, socket:
     identity = _check_token(client, base_url)
     log.info("Slack: signed in as %s (%s) in team %s", identity.get("user"), identity.get("user_id"),
              identity.get("team_id"))
-    bot = SlackBot(settings, advisor or Advisor(settings))
+    bot = SlackBot(settings, advisor or Advisor(settings), client, identity.get("user_id"))
+    worker = InboxWorker(bot.store, bot.run_item)
     with _without_bolt_token_warning():
         app = App(client=client, signing_secret=secret, token_verification_enabled=False,
-                  process_before_response=False, listener_executor=ListenerExecutor(), name="advisor")
+                  process_before_response=False, name="advisor")
+    _WORKERS[app] = worker
 
-    def drop_retried_events(body, request, next):
-        """Slack resends an event it thinks we missed (X-Slack-Retry-Num): answer it only once."""
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not bot.store.mark_event_seen(event_id):
+    def store_then_ack(body, request, next):
+        """The ack: 200 only once the request is committed to the inbox; the work comes after."""
+        found = classify(body)
+        if found is None:
+            if body.get("type") == "event_callback":
+                return BoltResponse(status=200, body="")  # an event we do not work on: acknowledged
+            return next()
+        item_id, kind = found
+        if kind == "command" and plain_text(body.get("text", "")).lower() in _HELP:
+            return BoltResponse(status=200, body=json.dumps({"text": kit.labels("en")["usage"]}),
+                                headers={"content-type": "application/json;charset=utf-8"})
+        if kind == "command" and body.get("command") != "/advisor":
+            return next()
+        if not bot.store.inbox_add(item_id, kind, stored_body(body)):
             retry = (request.headers.get("x-slack-retry-num") or ["?"])[0]
-            log.info("event %s already handled; Slack retry %s dropped", event_id, retry)
+            log.info("%s already received; Slack retry %s acknowledged only", item_id, retry)
             return BoltResponse(status=200, body="")
-        next()
+        worker.submit(item_id)
+        return BoltResponse(status=200, body="")
 
-    app.use(drop_retried_events)
-
-    def acknowledge(ack):
-        ack()
-
-    def on_mention(event, context, client):
-        if _is_from_bot(event, context.bot_user_id):
-            return
-        thread_ts = event.get("thread_ts") or event["ts"]
-        try:
-            bot.converse(client, context.team_id, event["channel"], thread_ts, plain_text(event.get("text", "")),
-                         start=True)
-        except Exception as exc:  # noqa: BLE001 - the edge
-            bot.report(exc, lambda m: bot.post(client, event["channel"], thread_ts, kit.escape(m)))
-
-    def on_message(event, context, client):
-        if event.get("subtype") not in HANDLED_SUBTYPES or _is_from_bot(event, context.bot_user_id):
-            return
-        text, channel = event.get("text") or "", event["channel"]
-        if event.get("channel_type") == "im":
-            thread_ts, start = event.get("thread_ts") or event["ts"], True
-        else:
-            thread_ts, start = event.get("thread_ts"), False
-            if not thread_ts or thread_ts == event.get("ts"):
-                return  # a channel's top-level message: only a mention starts an interview
-            if context.bot_user_id and f"<@{context.bot_user_id}" in text:
-                return  # the app_mention event for this message does the work
-        try:
-            bot.converse(client, context.team_id, channel, thread_ts, plain_text(text), start=start)
-        except Exception as exc:  # noqa: BLE001 - the edge
-            bot.report(exc, lambda m: bot.post(client, channel, thread_ts, kit.escape(m)))
-
-    app.event("app_mention")(ack=acknowledge, lazy=[on_mention])
-    app.event("message")(ack=acknowledge, lazy=[on_message])
-
-    def on_answer(body, action, context, client, respond):
-        try:
-            bot.answer(client, respond, context.team_id, body, action)
-        except Exception as exc:  # noqa: BLE001 - the edge
-            bot.report(exc, lambda m: respond(response_type="ephemeral", replace_original=False, text=m))
-
-    def on_why(body, action, context, client, respond):
-        try:
-            bot.why(client, respond, context.team_id, body, action)
-        except Exception as exc:  # noqa: BLE001 - the edge
-            bot.report(exc, lambda m: respond(response_type="ephemeral", replace_original=False, text=m))
-
-    def on_share(body, action, context, client, respond):
-        try:
-            bot.share(client, respond, context.team_id, body, action)
-        except Exception as exc:  # noqa: BLE001 - the edge
-            bot.report(exc, lambda m: respond(response_type="ephemeral", replace_original=False, text=m))
-
-    app.action(re.compile(rf"^{kit.ANSWER_ACTION}:"))(ack=acknowledge, lazy=[on_answer])
-    app.action(re.compile(rf"^{kit.WHY_ACTION}:"))(ack=acknowledge, lazy=[on_why])
-    app.action(kit.SHARE_ACTION)(ack=acknowledge, lazy=[on_share])
-
-    def ack_command(ack, command):
-        if plain_text(command.get("text", "")).lower() in _HELP:
-            ack(text=kit.labels("en")["usage"])  # ephemeral, at once; nothing else to do
-        else:
-            ack()
-
-    def on_command(command, context, respond):
-        text = plain_text(command.get("text", ""))
-        if text.lower() in _HELP:
-            return
-        try:
-            bot.one_shot(respond, context.team_id, command.get("channel_id", ""), text)
-        except Exception as exc:  # noqa: BLE001 - the edge
-            bot.report(exc, lambda m: respond(response_type="ephemeral", text=m))
-
-    app.command("/advisor")(ack=ack_command, lazy=[on_command])
+    app.use(store_then_ack)
+    if recover:
+        worker.recover()
     return app
 
 
-def serve(settings: Settings, port: int = 3000, socket: bool = False, engine: Optional[str] = None) -> None:
-    """Run the bot: HTTP on `port` (Slack's Request URL: http://HOST:PORT/slack/events) or Socket Mode."""
+def wait_idle(app: App, timeout: float = 10.0) -> bool:
+    """Wait until the app has finished every acknowledged request's work."""
+    worker = _WORKERS.get(app)
+    return worker.wait_idle(timeout) if worker else True
+
+
+def close_app(app: App, wait: bool = True) -> None:
+    """Stop the app's inbox worker (unfinished requests stay stored for the next start)."""
+    worker = _WORKERS.pop(app, None)
+    if worker:
+        worker.close(wait=wait)
+
+
+def serve(settings: Settings, port: int = 3000, socket: bool = False, engine: Optional[str] = None,
+          host: str = "127.0.0.1", limits: Optional[ServerLimits] = None) -> None:
+    """Run the bot: HTTP on host:port (Slack's Request URL: http://HOST:PORT/slack/events) or Socket Mode."""
     app_token = None
     if socket:
         app_token = _secret(settings.slack_app_token, "SLACK_APP_TOKEN",
@@ -452,18 +500,32 @@ def serve(settings: Settings, port: int = 3000, socket: bool = False, engine: Op
         logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     advisor = Advisor(settings, engine=engine)
-    app = create_app(settings, advisor, socket=socket)  # settings and token checked before the slow part
+    # Settings and token are checked before the slow part; the index is loaded before the
+    # unfinished requests of a previous run are worked on.
+    app = create_app(settings, advisor, socket=socket, recover=False)
     log.info("engine: %s; loading the knowledge index (built once, then cached in %s)",
              advisor.engine.name, settings.index_dir)
     advisor.index  # noqa: B018 - built now, not on the first user's message
-    if socket:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        SocketModeHandler(app, app_token).start()
-        return
+    _WORKERS[app].recover()
     try:
-        app.start(port=port)
-    except OSError as e:
-        if e.errno == errno.EADDRINUSE:
-            raise UserError(f"port {port} is already in use: pass another with --port") from None
+        if socket:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            SocketModeHandler(app, app_token).start()
+            return
+        _serve_http(app, settings, host, port, limits or ServerLimits())
+    finally:
+        close_app(app, wait=False)
+
+
+def _serve_http(app: App, settings: Settings, host: str, port: int, limits: ServerLimits) -> None:
+    secret = settings.slack_signing_secret.get_secret_value().strip()
+    server = make_server(SlackASGI(app, secret, limits), host, port, limits=limits, log_level="info")
+    log.info("Slack events at http://%s:%d%s", host, port, PATH)
+    try:
+        server.run()
+    except SystemExit as e:  # uvicorn exits (code 1) when it cannot bind
+        if e.code:
+            raise UserError(f"cannot listen on {host}:{port} (in use, or not an address of this machine): "
+                            "pass another --port or --host") from None
         raise
