@@ -105,6 +105,8 @@ class SlackBot:
     def run_item(self, item: InboxItem) -> None:
         """Work on one stored request (called by the InboxWorker)."""
         if item.status == "answered":  # the turn is saved; only (some of) its replies are missing
+            if item.sent < len(item.outbox) and self._already_posted(item, item.outbox[item.sent]):
+                item.sent += 1  # posted just before the crash, not yet marked
             self.deliver(item, item.outbox)
             return
         body = item.body
@@ -145,6 +147,24 @@ class SlackBot:
             self.store.inbox_sent(item.id, n + 1)
             item.sent = n + 1
         self.store.inbox_finish(item.id)
+
+    def _already_posted(self, item: InboxItem, reply: dict) -> bool:
+        """Best effort: is this thread reply in the thread already, newer than the request?
+
+        A crash between posting and recording it would otherwise post it twice on restart.
+        Needs the history scopes; without them (or for other replies) it answers False.
+        """
+        if reply.get("call") != "post" or not reply.get("thread_ts"):
+            return False
+        event = item.body.get("event") or {}
+        oldest = event.get("ts") or ((item.body.get("actions") or [{}])[0].get("action_ts")) or "0"
+        try:
+            found = self.client.conversations_replies(channel=reply["channel"], ts=reply["thread_ts"],
+                                                      oldest=str(oldest), limit=200)
+        except SlackApiError:
+            return False
+        return any((m.get("bot_id") or m.get("user") == self.bot_user_id) and m.get("text") == reply["text"]
+                   for m in found.get("messages") or [])
 
     def _send(self, body: dict, reply: dict) -> None:
         call = reply["call"]
