@@ -252,6 +252,9 @@ class SessionStore:
             raise
 
     def _open_read_only(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        existing = next(p for p in self.path.parents if p.exists())  # "/" at worst
+        if not existing.is_dir():  # ADVISOR_HOME under a file: a mistake to report, not an empty store
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(existing))
         if not self.path.exists():
             conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             migrate(conn)  # an empty store in memory: lists nothing, finds nothing
