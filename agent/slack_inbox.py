@@ -49,7 +49,7 @@ def stored_body(body: dict) -> dict:
 class InboxWorker:
     """Runs inbox items in a thread pool; each item at most once at a time in this process."""
 
-    def __init__(self, store: SessionStore, run_item: Callable[[InboxItem], None], max_workers: int = 8):
+    def __init__(self, store: SessionStore, run_item: Callable[[InboxItem], None], max_workers: int = 4):
         self.store = store
         self.run_item = run_item
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="slack-inbox")
