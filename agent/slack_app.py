@@ -22,6 +22,13 @@ from urllib.error import URLError
 from pydantic import SecretStr
 from slack_bolt import App, BoltResponse
 from slack_bolt.context.respond import Respond
+from slack_bolt.context.set_status import SetStatus
+from slack_bolt.context.set_suggested_prompts import SetSuggestedPrompts
+from slack_bolt.middleware.assistant import Assistant
+from slack_bolt.middleware.custom_middleware import CustomMiddleware
+from slack_bolt.request.payload_utils import (is_assistant_event, is_assistant_thread_context_changed_event,
+                                              is_assistant_thread_started_event,
+                                              is_user_message_event_in_assistant_thread)
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -32,6 +39,7 @@ from .sessions import InboxItem, SessionRecord, SessionStore
 from .slack_inbox import InboxWorker, classify, stored_body
 from .slack_server import PATH, ServerLimits, SlackASGI, make_server
 from .settings import Settings
+from .textproc import detect_lang
 from .types import InterviewState, Turn
 from .wording import wording
 
@@ -118,6 +126,8 @@ class SlackBot:
                 self.on_action(item, team, body)
             elif item.kind == "command":
                 self.one_shot(item, team, body)
+            elif item.kind == "assistant":
+                self.on_assistant(item, team, body.get("event") or {})
             else:
                 self.store.inbox_finish(item.id)
         except Exception as exc:  # noqa: BLE001 - the edge: tell the user, log the rest
@@ -177,6 +187,8 @@ class SlackBot:
             Respond(response_url=body.get("response_url"))(**args)
         elif call == "share":
             self._share(body, args)
+        elif call == "prompts":
+            SetSuggestedPrompts(self.client, args["channel"], args["thread_ts"])(args["prompts"], title=args["title"])
         else:  # pragma: no cover - replies are made in this module
             raise ValueError(f"unknown reply {call!r}")
 
@@ -217,6 +229,29 @@ class SlackBot:
                 self.store.inbox_finish(item.id)
                 return
         self.converse(item, team, channel, thread_ts, plain_text(text), start=start)
+
+    # ------------------------------------------------------------------ the assistant surface
+    def on_assistant(self, item: InboxItem, team: Optional[str], event: dict) -> None:
+        """Slack's AI-app thread: greet with suggested prompts; run the interview on each message."""
+        if event.get("type") == "assistant_thread_started":
+            thread = event.get("assistant_thread") or {}
+            channel, thread_ts = thread.get("channel_id", ""), thread.get("thread_ts", "")
+            intros = {lang: wording().replies[lang]["intro"] for lang in ("en", "zh")}
+            self.commit(item, [_post(channel, thread_ts, kit.assistant_greeting(intros)),
+                               {"call": "prompts", "channel": channel, "thread_ts": thread_ts,
+                                "prompts": kit.SUGGESTED_PROMPTS, "title": kit.PROMPTS_TITLE}])
+            return
+        if event.get("type") != "message" or _is_from_bot(event, self.bot_user_id):
+            self.store.inbox_finish(item.id)
+            return
+        channel, thread_ts = event.get("channel", ""), event.get("thread_ts") or event.get("ts", "")
+        text = plain_text(event.get("text") or "")
+        lang = detect_lang(text) if text else "en"
+        try:  # shown until the bot's next reply in the thread; only a courtesy if it fails
+            SetStatus(self.client, channel, thread_ts)(kit.STATUS[lang])
+        except (SlackApiError, URLError, OSError) as e:
+            log.info("could not set the assistant status: %s", e)
+        self.converse(item, team, channel, thread_ts, text, start=True)
 
     def converse(self, item: InboxItem, team: Optional[str], channel: str, thread_ts: str, text: str,
                  *, start: bool) -> None:
@@ -469,6 +504,8 @@ def create_app(settings: Settings, advisor: Optional[Advisor] = None, *, socket:
 
     def store_then_ack(body, request, next):
         """The ack: 200 only once the request is committed to the inbox; the work comes after."""
+        if is_assistant_event(body):
+            return next() if _assistant_work(body) else BoltResponse(status=200, body="")
         found = classify(body)
         if found is None:
             if body.get("type") == "event_callback":
@@ -488,9 +525,48 @@ def create_app(settings: Settings, advisor: Optional[Advisor] = None, *, socket:
         return BoltResponse(status=200, body="")
 
     app.use(store_then_ack)
+    app.assistant(_assistant(bot, worker))
     if recover:
         worker.recover()
     return app
+
+
+def _assistant_work(body: dict) -> bool:
+    """An assistant-thread event the Assistant middleware's listeners take (others, such as the
+    bot's own replies, are only acknowledged)."""
+    return (is_assistant_thread_started_event(body) or is_assistant_thread_context_changed_event(body)
+            or is_user_message_event_in_assistant_thread(body))
+
+
+def _assistant(bot: SlackBot, worker: InboxWorker) -> Assistant:
+    """Bolt's Assistant middleware, routing the AI-app thread's events into the durable inbox.
+
+    Its listener middleware stores the event before Bolt acknowledges it (a retry stops there);
+    the listener, run after the ack, hands the stored item to the worker.
+    """
+    assistant = Assistant(app_name="advisor")
+
+    def durable(body, context, request, next):
+        item_id = f"event:{body.get('event_id')}"
+        if not bot.store.inbox_add(item_id, "assistant", stored_body(body)):
+            retry = (request.headers.get("x-slack-retry-num") or ["?"])[0]
+            log.info("%s already received; Slack retry %s acknowledged only", item_id, retry)
+            return BoltResponse(status=200, body="")
+        context["inbox_item"] = item_id
+        next()
+
+    def work(context):
+        worker.submit(context["inbox_item"])
+
+    def store(func):
+        return [CustomMiddleware(app_name="advisor", func=func)]
+
+    assistant.thread_started(middleware=store(durable))(work)
+    assistant.user_message(middleware=store(durable))(work)
+    # The thread's context (the channel the user is viewing) does not change the advice: the
+    # event is acknowledged and not stored (Bolt's default would write it to message metadata).
+    assistant.thread_context_changed(lambda: None)
+    return assistant
 
 
 def wait_idle(app: App, timeout: float = 10.0) -> bool:
