@@ -73,8 +73,14 @@ class HeaderTimeoutH11(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_header_timer()  # the next request on this keep-alive connection
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state not in (h11.IDLE, h11.DONE):
+            # Answered before the body was in (408, 413): the connection cannot carry another
+            # request, and waiting for its keep-alive timeout would only hold a stalled client.
+            self.transport.close()
+            return
+        self._arm_header_timer()  # the next request on this keep-alive connection
 
     def connection_lost(self, exc) -> None:
         self._cancel_header_timer()
