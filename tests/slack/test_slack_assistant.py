@@ -87,3 +87,19 @@ def test_the_bots_own_messages_in_an_assistant_thread_are_only_acknowledged(bot,
     assert bot.slack.event(event, event_id="EvBOT0001")[0] == 200
     bot.idle()
     assert fake_api.received("chat.postMessage") == []
+
+
+def test_the_manifest_enables_the_assistant_with_its_events_and_scopes():
+    from pathlib import Path
+
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).parents[2] / "slack" / "manifest.yaml").read_text("utf-8"))
+    assert manifest["features"]["assistant_view"]["assistant_description"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    # assistant.threads.* need assistant:write; the thread messages arrive as message.im (im:history);
+    # conversations.replies (no double post after a crash) needs the history scopes.
+    assert {"assistant:write", "chat:write", "im:history", "channels:history", "groups:history",
+            "app_mentions:read", "commands"} <= scopes
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"assistant_thread_started", "assistant_thread_context_changed", "app_mention", "message.im"} <= events
