@@ -217,6 +217,7 @@ def test_sigterm_flushes_like_ctrl_c_and_resume_loses_no_row(fault_home, tmp_pat
     assert proc.poll() is None, "finished before SIGTERM"
     proc.send_signal(signal.SIGTERM)
     stderr = proc.communicate(timeout=60)[1].decode()
+    before_resume = out.read_bytes().count(b"\n")
 
     assert proc.returncode == EXIT_TERMINATED, stderr[-500:]
     assert "terminated:" in stderr and "--resume" in stderr and "Traceback" not in stderr
@@ -224,4 +225,8 @@ def test_sigterm_flushes_like_ctrl_c_and_resume_loses_no_row(fault_home, tmp_pat
     done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, timeout=300)
     assert done.returncode == EXIT_OK, done.stderr.decode()[-500:]
     ids = [ln["id"] for ln in read_out(out)]
+    expected = {f"s{i:03d}" for i in range(n)}
+    figures = {"rows": n, "written_before_sigterm": before_resume, "lost": len(expected - set(ids)),
+               "duplicates": len(ids) - len(set(ids))}
+    print(f"\nFAULT-FIGURES batch-sigterm: {json.dumps(figures)}")
     assert sorted(ids) == [f"s{i:03d}" for i in range(n)]  # no row lost, none twice
