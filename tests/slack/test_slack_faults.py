@@ -107,6 +107,22 @@ def _status_of_announced_body(port: int, length: int) -> int:
     return int(head.split()[1])
 
 
+def test_a_chunked_body_over_the_cap_is_cut_off_while_it_is_read(make_bot, fake_api):
+    from agent.slack_server import ServerLimits
+
+    bot = make_bot(limits=ServerLimits(max_body_bytes=10_000))
+    with socket.create_connection(("127.0.0.1", bot.port), timeout=10) as sock:
+        sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"x" * 4096
+        for _ in range(3):  # 12 KB with no Content-Length to refuse it up front; then wait, sending no more
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        head = sock.recv(4096).decode("latin-1")
+    assert head.split()[1] == "413"
+    bot.idle()
+    assert fake_api.received("chat.postMessage") == []
+
+
 # --------------------------------------------------------------------------- load and stalled clients
 
 class _Staller:
