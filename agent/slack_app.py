@@ -111,7 +111,10 @@ def create_app(settings: Settings, advisor: Optional[Advisor] = None, *, socket:
     log.info("Slack: signed in as %s (%s) in team %s", identity.get("user"), identity.get("user_id"),
              identity.get("team_id"))
     bot = SlackBot(settings, advisor or Advisor(settings), client, identity.get("user_id"))
-    worker = InboxWorker(bot.store, bot.run_item)
+    # The offline engine is CPU-bound (more threads than cores only slow the acks); the LLM
+    # engine mostly waits on its endpoint, so more turns may be in flight.
+    llm = bot.advisor.engine_choice == "llm" or (bot.advisor.engine_choice == "auto" and settings.llm_configured)
+    worker = InboxWorker(bot.store, bot.run_item, max_workers=16 if llm else 4)
     with _without_bolt_token_warning():
         app = App(client=client, signing_secret=secret, token_verification_enabled=False,
                   process_before_response=False, name="advisor")
