@@ -9,8 +9,10 @@ LLM engine keeps up to --concurrency rows in flight, one Advisor per worker thre
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +23,22 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
                            TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 from rich.text import Text
 
-from .batch_io import BatchInputError, OutState, ResultWriter, Row, RowError, error_line, open_input, open_out
+from .batch_io import (PERMANENT_ERRORS, BatchInputError, OutState, ResultWriter, Row, RowError, error_line,
+                       open_input, open_out, write_error)
 from .errors import EndpointError, ModelBehaviorError, UserError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 __all__ = ["BatchInputError", "BatchStats", "run_batch", "run_rows", "recommend_row"]
+
+# Exit codes (documented in the README): a script can tell "fix the input" from "try again".
+EXIT_OK = 0
+EXIT_RETRYABLE = 1  # some rows failed in a way a retry may fix (endpoint, model, internal): --resume
+EXIT_FATAL = 2  # nothing could run, or OUT / the report could not be written
+EXIT_INPUT = 3  # every failure is in the input itself (bad id, bad JSON, duplicate…): --resume cannot fix it
+EXIT_INTERRUPTED = 130  # Ctrl-C; SIGTERM gives 143. What was written stays; --resume continues
+EXIT_TERMINATED = 143
 
 
 @dataclass
@@ -50,14 +61,21 @@ class BatchStats:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def retryable(self) -> int:
+        """Failed rows whose error a retry may fix."""
+        return sum(n for kind, n in self.errors.items() if kind not in PERMANENT_ERRORS)
+
+    @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        if not self.failed:
+            return EXIT_OK
+        return EXIT_RETRYABLE if self.retryable else EXIT_INPUT
 
 
 def run_batch(settings: Settings, input: str, out: Path, *, engine: Optional[str] = None,
               concurrency: int = 1, resume: bool = False, report: Optional[Path] = None,
               openai_batch: bool = False, console: Optional[Console] = None, advisor=None) -> int:
-    """Run a batch for the CLI; returns the exit code: 0 all rows ok, 1 some rows failed.
+    """Run a batch for the CLI; returns the exit code (EXIT_* above).
 
     A fatal problem (unreadable IN, OUT in the way) raises BatchInputError, a UserError
     whose `exit_code` is 2. `advisor` (an agent.api.Advisor) may be passed in to reuse one.
@@ -66,24 +84,64 @@ def run_batch(settings: Settings, input: str, out: Path, *, engine: Optional[str
     out = Path(out)
     if input != "-" and Path(input).exists() and out.exists() and Path(input).resolve() == out.resolve():
         raise BatchInputError("--out must not be the input file")
-    if openai_batch:
-        from .batch_openai import run_openai_batch
+    if report is not None:
+        _check_report_folder(Path(report))  # before any row runs, not after an hour of them
+    with _sigterm_as_interrupt() as terminated:
+        if openai_batch:
+            from .batch_openai import run_openai_batch
 
-        if engine == "offline":
-            raise BatchInputError("--openai-batch sends the rows to the LLM endpoint: drop --engine offline")
-        stats = run_openai_batch(settings, input, out, resume=resume, console=console, advisor=advisor)
-    else:
-        stats = run_file(settings, input, out, engine=engine, concurrency=concurrency, resume=resume,
-                         console=console, advisor=advisor)
+            if engine == "offline":
+                raise BatchInputError("--openai-batch sends the rows to the LLM endpoint: drop --engine offline")
+            stats = run_openai_batch(settings, input, out, resume=resume, console=console, advisor=advisor)
+        else:
+            stats = run_file(settings, input, out, engine=engine, concurrency=concurrency, resume=resume,
+                             console=console, advisor=advisor)
     if stats is None:  # interrupted: what was written stays, --resume continues
-        return 130
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     _summary(stats, out, console)
     if report is not None:
         from .batch_report import write_report
 
-        paths = write_report(out, Path(report))
+        try:
+            paths = write_report(out, Path(report))
+        except OSError as exc:
+            raise BatchInputError(f"the rows are in {out}, but the report could not be written: "
+                                  f"{write_error(Path(report), exc).removeprefix('cannot write ')}") from None
         console.print(f"Report: {paths['summary']} and {paths['csv']}", highlight=False)
     return stats.exit_code
+
+
+def _check_report_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise BatchInputError(f"--report {folder} is a file: give a folder (it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchInputError(f"--report {folder}: cannot create the folder ({exc.strerror or exc})") from None
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled exactly like Ctrl-C: rows written are synced, --resume continues."""
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """While the batch runs, SIGTERM raises _Terminated in the main thread; yields a list that is
+    non-empty once it did."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def handler(signum, frame):
+        seen.append(signum)
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_file(settings: Settings, input: str, out: Path, *, engine: Optional[str] = None,
@@ -114,11 +172,14 @@ def run_file(settings: Settings, input: str, out: Path, *, engine: Optional[str]
                 try:
                     run_rows(src.rows(), state.done, writer, recommend, stats,
                              concurrency=1 if offline else concurrency, on_row=bar.advance)
-                except KeyboardInterrupt:
+                except KeyboardInterrupt as exc:
                     writer.sync()
-                    console.print(f"interrupted: {writer.written:,} rows written to {out}; "
+                    what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+                    console.print(f"{what}: {writer.written:,} rows written to {out}; "
                                   "run again with --resume to continue")
                     return None
+                except OSError as exc:  # OUT could not be written (a full disk): every later row would fail too
+                    raise BatchInputError(write_error(out, exc)) from None
             return stats
     finally:
         src.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import sys
@@ -19,6 +20,8 @@ from typing import BinaryIO, Iterable, Iterator, Optional
 
 from .api import MAX_DESCRIPTION_CHARS
 from .errors import UserError
+
+log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 4 * 1024 * 1024  # a JSONL line (or CSV physical line) above this fails its row
 MAX_ID_CHARS = 200
@@ -32,10 +35,20 @@ class BatchInputError(UserError):
     exit_code = 2
 
 
+# Errors in the input itself: running the row again gives the same error, so --resume cannot
+# fix them (exit 3). Anything else (endpoint, model, internal errors) may pass on a retry (exit 1).
+PERMANENT_ERRORS = frozenset({
+    "missing_id", "bad_id", "missing_description", "bad_description", "empty_description",
+    "description_too_long", "bad_encoding", "bad_json", "bad_csv", "bad_columns", "duplicate_id",
+    "invalid_description",
+})
+
+
 @dataclass(slots=True)
 class RowError:
     type: str
     message: str
+    duplicate_of: Optional[str] = None  # duplicate_id: the id this row repeats
 
 
 @dataclass(slots=True)
@@ -51,8 +64,10 @@ class Row:
 def error_line(row: Row) -> dict:
     """The OUT line of a failed row (DESIGN.md shape, plus the input line number)."""
     assert row.error is not None
-    return {"id": row.id, "line": row.line,
-            "error": {"type": row.error.type, "message": row.error.message}}
+    error = {"type": row.error.type, "message": row.error.message}
+    if row.error.duplicate_of is not None:
+        error["duplicate_of"] = row.error.duplicate_of
+    return {"id": row.id, "line": row.line, "error": error}
 
 
 # --------------------------------------------------------------------------- input
@@ -99,6 +114,9 @@ def open_input(spec: str, stdin: Optional[BinaryIO] = None) -> InputSource:
             raise BatchInputError(f"cannot read {spec}: {exc.strerror or exc}") from None
         name, suffix = str(path), path.suffix.lower()
     try:
+        peek = getattr(stream, "peek", None)
+        if peek is not None and b"\x00" in peek(8192)[:8192]:  # text files never hold NUL bytes
+            raise BatchInputError(f"{name} is not UTF-8 text (it looks binary): give a JSONL or CSV file")
         lines = read_lines(stream)
         head: list[tuple[bytes, bool]] = []
         first = b""
@@ -113,6 +131,7 @@ def open_input(spec: str, stdin: Optional[BinaryIO] = None) -> InputSource:
             fmt = "csv"
         else:
             fmt = "jsonl" if first.startswith(b"{") else "csv"
+        _check_text(name, first, fmt)
         total = None if spec == "-" else max(0, count_rows(Path(spec)) - (fmt == "csv"))
         src = InputSource(name, fmt, total, _chain(head, lines), stream)
         if fmt == "csv":
@@ -125,6 +144,23 @@ def open_input(spec: str, stdin: Optional[BinaryIO] = None) -> InputSource:
             stream.close()
         raise
     return src
+
+
+def _check_text(name: str, first: bytes, fmt: str) -> None:
+    """A binary file, or a CSV whose header is not UTF-8, is no input at all: say so, once.
+
+    (A JSONL line that is not UTF-8 fails only its own row.)
+    """
+    if b"\x00" in first:
+        raise BatchInputError(f"{name} is not UTF-8 text (it looks binary): give a JSONL or CSV file")
+    if fmt != "csv":
+        return
+    try:
+        first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(first) - 3 or exc.reason != "unexpected end of data":  # not a line cut mid-character
+            raise BatchInputError(f"{name} is not UTF-8 text (byte {exc.start + 1} of its first line): "
+                                  "save it as UTF-8 JSONL or CSV") from None
 
 
 def _chain(head: list, rest: Iterator) -> Iterator:
@@ -167,7 +203,8 @@ def _peek_id(raw: bytes) -> Optional[str]:
         value = json.loads(m.group(1))
     except ValueError:
         return None
-    return str(value) if isinstance(value, (str, int)) and str(value).strip() else None
+    ok = isinstance(value, (str, int)) and str(value).strip() and _encodable(str(value))
+    return str(value) if ok else None
 
 
 def _jsonl_rows(lines: Iterable[tuple[bytes, bool]]) -> Iterator[Row]:
@@ -274,13 +311,21 @@ def make_row(line: int, raw_id: object, has_description: bool, description: obje
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)):
         return Row(line, None, error=RowError("bad_id", f"line {line}: the id must be a string or an integer"))
     row_id = str(raw_id)
-    if not row_id.strip() or len(row_id) > MAX_ID_CHARS or "\n" in row_id:
+    if not _encodable(row_id):
+        return Row(line, None, error=RowError(
+            "bad_encoding", f"line {line}: the id holds a lone surrogate (an escape like \\ud800 that is "
+                            "not a character); fix the file's encoding"))
+    if not row_id.strip() or len(row_id) > MAX_ID_CHARS or "\n" in row_id or "\r" in row_id:
         return Row(line, None, error=RowError(
             "bad_id", f"line {line}: an id must be one line of 1–{MAX_ID_CHARS} characters"))
     if not has_description or description is None:
         return Row(line, row_id, error=RowError("missing_description", f"id {row_id!r} has no description"))
     if not isinstance(description, str):
         return Row(line, row_id, error=RowError("bad_description", f"id {row_id!r}: the description must be text"))
+    if not _encodable(description):
+        return Row(line, row_id, error=RowError(
+            "bad_encoding", f"id {row_id!r}: the description holds a lone surrogate (an escape like \\ud800 "
+                            "that is not a character); fix the file's encoding"))
     if not description.strip():
         return Row(line, row_id, error=RowError("empty_description", f"id {row_id!r} has an empty description"))
     if len(description) > MAX_DESCRIPTION_CHARS:
@@ -288,6 +333,15 @@ def make_row(line: int, raw_id: object, has_description: bool, description: obje
             "description_too_long", f"id {row_id!r}: the description is {len(description):,} characters; "
                                     f"the limit is {MAX_DESCRIPTION_CHARS:,}"))
     return Row(line, row_id, description)
+
+
+def _encodable(text: str) -> bool:
+    """False for text holding a lone surrogate (JSON allows "\\ud800"; UTF-8 cannot carry it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # Errors found after the id was read cleanly: such a row still owns its id.
@@ -303,9 +357,11 @@ def claim_ids(rows: Iterable[Row]) -> Iterator[Row]:
     for row in rows:
         if row.id is not None and (row.error is None or row.error.type in _CLAIMING):
             if row.id in first_line:
-                row = Row(row.line, row.id, error=RowError(
+                # The line's own id is null: a reader keyed by id must not mistake this
+                # error for the first row's result; the repeated id has a field of its own.
+                row = Row(row.line, None, error=RowError(
                     "duplicate_id", f"id {row.id!r} was already used on line {first_line[row.id]}; "
-                                    "this row was not run"))
+                                    "this row was not run", duplicate_of=row.id))
             else:
                 first_line[row.id] = row.line
         yield row
@@ -335,25 +391,40 @@ def open_out(out: Path, resume: bool, *, fsync_every: int = 50,
         raise BatchInputError(f"--out {out} is a folder: give a file name")
     if not out.parent.exists():
         raise BatchInputError(f"--out {out}: folder {out.parent} does not exist")
-    existed = out.exists() and out.stat().st_size > 0
-    if existed and not resume:
-        raise BatchInputError(f"{out} already holds results: pass --resume to continue it (rows done "
-                              "are skipped, failed ones run again), or choose another --out")
-    writer = ResultWriter(out, fsync_every=fsync_every, fsync_seconds=fsync_seconds)
-    if not existed:
-        return OutState(), writer
+    if not out.parent.is_dir():
+        raise BatchInputError(f"--out {out}: {out.parent} is a file, not a folder")
     try:
-        state, good_end = _scan_out(out)
-        if state.dropped_errors:
-            _rewrite_results(out, good_end)
-            writer.reopen()
-        elif state.torn:
-            os.ftruncate(writer.fd, good_end)
-            os.fsync(writer.fd)
-    except BaseException:
-        writer.close()
-        raise
+        existed = out.exists() and out.stat().st_size > 0
+        if existed and not resume:
+            raise BatchInputError(f"{out} already holds results: pass --resume to continue it (rows done "
+                                  "are skipped, failed ones run again), or choose another --out")
+        writer = ResultWriter(out, fsync_every=fsync_every, fsync_seconds=fsync_seconds)
+        if not existed:
+            return OutState(), writer
+        try:
+            state, good_end = _scan_out(out)
+            if state.dropped_errors:
+                _rewrite_results(out, good_end)
+                writer.reopen()
+            elif state.torn:
+                os.ftruncate(writer.fd, good_end)
+                os.fsync(writer.fd)
+        except BaseException:
+            writer.close()
+            raise
+    except OSError as exc:
+        raise BatchInputError(write_error(out, exc)) from None
     return state, writer
+
+
+def write_error(out: Path, exc: OSError) -> str:
+    """One line for a failed write to OUT, naming a full disk as a full disk."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"cannot write {out}: the disk is full (or over quota); rows already written are kept, "
+                "free some space and run again with --resume")
+    return f"cannot write {out}: {exc.strerror or exc}"
 
 
 def _scan_out(out: Path) -> tuple[OutState, int]:
@@ -451,7 +522,10 @@ class ResultWriter:
             raise BatchInputError(f"{self.path} is being written by another advisor batch run") from None
 
     def write(self, obj: dict) -> None:
-        data = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            data = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate got this far: JSON's \\u escapes still carry it
+            data = (json.dumps(obj) + "\n").encode("ascii")
         view = memoryview(data)
         while view:
             view = view[os.write(self.fd, view):]
@@ -471,6 +545,8 @@ class ResultWriter:
             return
         try:
             self.sync()
+        except OSError as exc:  # e.g. the disk filled up: the caller is already reporting a failure
+            log.warning("could not sync %s on close: %s", self.path, exc)
         finally:
             os.close(self.fd)
             self.fd = -1

@@ -6,6 +6,7 @@ Charts use matplotlib's Agg canvas directly (no pyplot, no display, no global st
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Optional
@@ -15,6 +16,27 @@ from .types import DECISIONS
 
 CSV_COLUMNS = ["id", "decision", "confidence", "decided_by", "top_reason", "error"]
 TOP = 10
+# OWASP CSV injection: a spreadsheet runs a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def csv_cell(value: object) -> object:
+    """A value safe for a spreadsheet: text that would start a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def md_text(text: object) -> str:
+    """Untrusted text (an id, an error message) as inert markdown inside a table cell.
+
+    Line breaks (which could start new table rows) become spaces, HTML is escaped and every
+    markdown punctuation character is backslash-escaped, so no link, image or tag survives.
+    """
+    flat = " ".join(str(text).replace("\r", "\n").split("\n"))
+    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
 class _Tally:
@@ -40,7 +62,7 @@ def write_report(out: Path, folder: Path) -> dict[str, Path]:
         writer = csv.writer(fh)
         writer.writerow(CSV_COLUMNS)
         for obj in iter_out(out):
-            writer.writerow(_csv_row(obj, tally))
+            writer.writerow([csv_cell(v) for v in _csv_row(obj, tally)])
     charts = {
         "decisions": _bar_chart(folder / "decisions.png", "Decisions",
                                 [(d, tally.decisions[d]) for d in DECISIONS if tally.decisions[d]]),
@@ -112,7 +134,7 @@ def _bar_chart(path: Path, title: str, items: list[tuple[str, int]], *,
 
 def _markdown(out: Path, t: _Tally, charts: dict[str, Optional[Path]]) -> str:
     total = t.ok + t.failed
-    lines = [f"# Batch report: {out.name}", "",
+    lines = [f"# Batch report: {md_text(out.name)}", "",
              f"{total:,} rows: {t.ok:,} recommendations, {t.failed:,} failed."]
     if t.ok:
         lines.append(f"Mean confidence {t.confidence_sum / t.ok:.2f}.")
@@ -125,20 +147,20 @@ def _markdown(out: Path, t: _Tally, charts: dict[str, Optional[Path]]) -> str:
     if t.decided_by:
         lines += ["", "## What decided", "", "How often each dimension settled the outcome.", "",
                   "| dimension | rows |", "| --- | ---: |"]
-        lines += [f"| {d} | {n:,} |" for d, n in t.decided_by.most_common(TOP)]
+        lines += [f"| {md_text(d)} | {n:,} |" for d, n in t.decided_by.most_common(TOP)]
         lines += ["", "![Dimensions that decided](decided_by.png)"]
     if t.open_questions:
         lines += ["", "## Most common open questions", "",
                   "Answering these would most often change or firm up the advice.", "",
                   "| dimension | rows | question |", "| --- | ---: | --- |"]
         for d, n in t.open_questions.most_common(TOP):
-            lines.append(f"| {d} | {n:,} | {t.question_text.get(d, '').replace('|', '/')} |")
+            lines.append(f"| {md_text(d)} | {n:,} | {md_text(t.question_text.get(d, ''))} |")
         lines += ["", "![Open questions](open_questions.png)"]
     if t.failed:
         lines += ["", "## Failed rows", "", "| error | rows |", "| --- | ---: |"]
-        lines += [f"| {e} | {n:,} |" for e, n in t.errors.most_common()]
+        lines += [f"| {md_text(e)} | {n:,} |" for e, n in t.errors.most_common()]
         lines += ["", "| id | error | message |", "| --- | --- | --- |"]
-        lines += [f"| {i} | {e} | {m.replace('|', '/')} |" for i, e, m in t.failed_examples]
+        lines += [f"| {md_text(i)} | {md_text(e)} | {md_text(m)} |" for i, e, m in t.failed_examples]
         if t.failed > len(t.failed_examples):
             lines.append(f"\n…and {t.failed - len(t.failed_examples):,} more: see results.csv.")
     lines += ["", "Every row is in [results.csv](results.csv)."]

@@ -18,7 +18,7 @@ from .wording import wording
 
 
 def _lines(console: Console):
-    """Answers: interactive prompts on a terminal, else one per line of stdin."""
+    """Answers: interactive prompts on a terminal, else one per line of stdin (UTF-8 text only)."""
     if sys.stdin.isatty():
         while True:
             try:
@@ -26,11 +26,13 @@ def _lines(console: Console):
             except EOFError:
                 return
     else:
-        for raw in sys.stdin.buffer:
+        for n, raw in enumerate(sys.stdin.buffer, 1):
+            if b"\x00" in raw:
+                raise UserError(f"stdin looks binary (line {n}), not text: pipe in one answer per line")
             try:
                 yield raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:
-                yield "\ufffd"
+                yield None  # a line that is not UTF-8: skipped, counted
 
 
 def _show(turn: Turn, out: Console, adv: Advisor) -> None:
@@ -57,7 +59,10 @@ def _record_usage(store: SessionStore, sid: str, adv: Advisor) -> None:
 
 def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
              session_id: Optional[str] = None, lang: Optional[str] = None) -> int:
-    """Run an interview to the end (or end of input); returns the exit code."""
+    """Run an interview to the end (or end of input); returns the exit code.
+
+    Input that is not UTF-8 text stops the chat with a UserError (answered turns stay saved).
+    """
     store = SessionStore(adv.settings.db_path)
     if resume:
         rec = store.get(session_id) if session_id else store.latest("cli")
@@ -71,13 +76,20 @@ def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
         _show(adv.current_turn(state), out, adv)
         store.save(sid, state)
     else:
+        # The session is created with the first answer: quitting at once (Ctrl-D, empty or
+        # unreadable input) leaves no empty session behind.
+        sid = None
         state = InterviewState(lang=lang or "en")
-        sid = store.create(state, channel="cli")
-        err.print(f"[dim]Session {sid} (resume with: advisor chat --resume {sid})[/dim]")
         replies = wording().replies
         # Until the first answer shows the user's language, greet in both.
         out.print(replies[lang]["intro"] if lang else replies["en"]["intro"] + "\n" + replies["zh"]["intro"])
+    bad = 0  # lines that were not UTF-8
     for answer in _lines(out):
+        if answer is None:
+            bad += 1
+            if sid is not None and bad == 1:
+                err.print("[red]A line of input is not valid UTF-8: skipped (and any more like it).[/red]")
+            continue
         if not answer.strip():
             continue
         try:
@@ -88,11 +100,23 @@ def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
         except UserError as exc:
             err.print(f"[red]{exc}[/red]")
             continue
-        store.save(sid, state)
+        if sid is None:
+            sid = store.create(state, channel="cli")
+            err.print(f"[dim]Session {sid} (resume with: advisor chat --resume {sid})[/dim]")
+            if bad:
+                err.print(f"[red]Skipped {bad} line(s) of input that are not valid UTF-8.[/red]")
+        else:
+            store.save(sid, state)
         _record_usage(store, sid, adv)
         _show(turn, out, adv)
         if turn.kind == "recommendation":
             return 0
+    if sid is None:
+        if bad:
+            raise UserError(f"the input is not UTF-8 text ({bad} line(s) unreadable): nothing to advise on, "
+                            "no session saved")
+        err.print("No answer given: nothing to advise on, no session saved.")
+        return 0
     # End of input: the best recommendation so far.
     rec = adv.finish(state)
     store.save(sid, state)

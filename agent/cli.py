@@ -57,6 +57,26 @@ def advisor(engine=None, model=None, base_url=None, embeddings=None):
     return adv
 
 
+def _need_embedding_endpoint(s: Settings) -> None:
+    """OpenAI embeddings need a key (or a local server's URL): say which variable is missing."""
+    if s.embeddings == "openai" and not s.llm_configured:
+        raise UserError("--embeddings openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+                        "OpenAI-compatible server); or use --embeddings local")
+
+
+def _need_writable(folder, what: str) -> None:
+    """Fail fast, in one line, when `folder` cannot be created or written."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UserError(f"cannot write {what} in {folder} ({e.strerror or e}): "
+                        "set ADVISOR_HOME to a writable folder") from None
+
+
 def read_input(text: str, what: str = "description") -> str:
     """TEXT itself, or stdin when TEXT is '-' (strict UTF-8, at most 1 MB)."""
     if text != "-":
@@ -87,7 +107,9 @@ def search(query: str = typer.Argument(..., help="A question in English or Chine
     from .api import Advisor
     from .render import render_search
 
-    adv = Advisor(settings(embeddings=embeddings), engine="offline")
+    s = settings(embeddings=embeddings)
+    _need_embedding_endpoint(s)
+    adv = Advisor(s, engine="offline")
     query = read_input(query, "query")
     with err.status("Searching…") if not as_json and err.is_terminal else nullcontext():
         resp = adv.search(query, k)
@@ -103,10 +125,17 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild even if
     """Build (or rebuild) the knowledge index cache."""
     from .api import Advisor
 
-    adv = Advisor(settings(embeddings=embeddings), engine="offline")
+    s = settings(embeddings=embeddings)
+    _need_embedding_endpoint(s)
+    if rebuild or not s.index_dir.exists():
+        _need_writable(s.index_dir, "the index cache")  # fail now, not after a minute of building
+    adv = Advisor(s, engine="offline")
     with err.status("Building the index…"):
         ix = adv.rebuild_index() if rebuild else adv.index
     d = ix.data
+    if d.path is None:
+        raise UserError(f"the index was built but could not be saved in {s.index_dir}: "
+                        "set ADVISOR_HOME to a writable folder")
     state = f"built in {d.build_seconds:.1f}s" if d.built else "already up to date"
     out.print(f"Index {state}: {len(d.chunks)} chunks, {len(d.sentences)} sentences, "
               f"{len(ix.article.sections)} sections, model {ix.embedder.name}\n  {d.path}")
@@ -122,6 +151,10 @@ def recommend(text: str = typer.Argument(None, help="Project description, or - f
     """One-shot recommendation: no questions, assumptions and open questions listed."""
     from .render import render_terminal, to_json, to_markdown
 
+    if as_json and markdown:
+        raise UserError("--json and --markdown are two formats: choose one")
+    if about_self and text is not None:
+        raise UserError("--about-self describes the advisor itself: give it no description")
     if about_self:
         from .self_description import SELF_DESCRIPTION_FILE
 
@@ -167,7 +200,7 @@ def sessions_list(as_json: bool = typer.Option(False, "--json")):
 
     from .sessions import SessionStore
 
-    recs = SessionStore(settings().db_path).list()
+    recs = SessionStore(settings().db_path, read_only=True).list()
     if as_json:
         emit_json({"sessions": [{"id": r.id, "channel": r.channel, "title": r.title, "decision": r.decision,
                                  "updated_at": r.updated_at.isoformat()} for r in recs]})
@@ -185,7 +218,7 @@ def sessions_show(session_id: str):
 
     from .sessions import SessionStore
 
-    out.print(Markdown(SessionStore(settings().db_path).get(session_id).to_markdown()))
+    out.print(Markdown(SessionStore(settings().db_path, read_only=True).get(session_id).to_markdown()))
 
 
 @sessions_app.command("export")
@@ -193,7 +226,9 @@ def sessions_export(session_id: str, fmt: str = typer.Option("md", "--format", h
     """Print a session as markdown or JSON."""
     from .sessions import SessionStore
 
-    rec = SessionStore(settings().db_path).get(session_id)
+    if fmt not in ("md", "json"):
+        raise UserError("--format must be md or json")
+    rec = SessionStore(settings().db_path, read_only=True).get(session_id)
     if fmt == "json":
         emit_json(rec.to_json())
     elif fmt == "md":

@@ -46,14 +46,16 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(code)
 
     @app.command()
-    def slack(port: int = typer.Option(3000, "--port", help="HTTP port for Slack's requests."),
+    def slack(port: int = typer.Option(3000, "--port", min=1, max=65535, help="HTTP port for Slack's requests."),
+              host: str = typer.Option("127.0.0.1", "--host",
+                                       help="Address to listen on (0.0.0.0: every interface; behind a TLS proxy)."),
               socket: bool = typer.Option(False, "--socket", help="Use Socket Mode (SLACK_APP_TOKEN)."),
               engine: Optional[str] = EngineOpt, model: Optional[str] = ModelOpt,
               base_url: Optional[str] = BaseUrlOpt):
         """Serve the Slack bot."""
         from .slack_app import serve
 
-        serve(settings(model, base_url, None, engine), port=port, socket=socket, engine=engine)
+        serve(settings(model, base_url, None, engine), port=port, socket=socket, engine=engine, host=host)
 
     @app.command()
     def mcp(http: bool = typer.Option(False, "--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio."),

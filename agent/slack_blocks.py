@@ -64,6 +64,26 @@ LABELS = {
 }
 _ICONS = {"yes": ":white_check_mark:", "no": ":x:", "unknown": ":grey_question:"}
 
+# Slack's assistant surface (the AI-app side panel): the prompts offered when a thread opens
+# (at most four; the language is not known yet, so both) and the status shown while it works.
+SUGGESTED_PROMPTS = [
+    {"title": "We want a bot over our docs",
+     "message": "We want a bot that answers our staff's questions from our internal docs, which change every week."},
+    {"title": "Should we fine-tune for our tone?",
+     "message": "Should we fine-tune a model so it writes replies in our brand's tone? We have about 5,000 past replies."},
+    {"title": "Summaries in our house style",
+     "message": "We need summaries of legal contracts in our firm's house style; we have 20k examples."},
+    {"title": "基于内部文档的问答机器人",
+     "message": "我们想做一个基于公司内部文档的问答机器人，文档每周更新，回答需要给出出处。"},
+]
+PROMPTS_TITLE = "Describe your LLM project, or try one of these · 描述你的项目，或试试这些："
+STATUS = {"en": "is reading your project…", "zh": "正在分析你的项目…"}
+
+
+def assistant_greeting(intros: dict[str, str]) -> str:
+    """The first message of an assistant thread: the interview's intro in both languages."""
+    return escape(intros["en"] + "\n" + intros["zh"])
+
 
 def labels(lang: str) -> dict[str, str]:
     return LABELS.get(lang, LABELS["en"])

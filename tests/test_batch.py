@@ -172,7 +172,7 @@ def test_bad_rows_become_error_lines_and_the_batch_goes_on(run, tmp_path, descri
     ]
     inp, out = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
 
-    assert run(inp, out) == 1
+    assert run(inp, out) == 3  # only input errors: --resume cannot fix them
 
     lines = read_out(out)
     assert len(lines) == len(rows)
@@ -194,12 +194,16 @@ def test_duplicate_ids_keep_the_first_row(run, tmp_path, descriptions):
             {"id": "a", "description": descriptions[2][1]}]
     inp, out = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
 
-    assert run(inp, out) == 1
+    assert run(inp, out) == 3  # only input errors: --resume cannot fix them
 
     lines = read_out(out)
-    assert [ln["id"] for ln in lines] == ["a", "b", "a"]
+    # The duplicate's line does not carry the live id (a reader keyed by id keeps the result);
+    # the id it repeats has a field of its own.
+    assert [ln["id"] for ln in lines] == ["a", "b", None]
     assert "error" not in lines[0] and "error" not in lines[1]
-    assert lines[2]["error"]["type"] == "duplicate_id" and "line 1" in lines[2]["error"]["message"]
+    assert lines[2]["error"] == {"type": "duplicate_id", "duplicate_of": "a",
+                                 "message": "id 'a' was already used on line 1; this row was not run"}
+    assert by_id(lines)["a"]["decision"]
 
 
 def test_an_invalid_utf8_line_fails_only_that_row(run, tmp_path, descriptions):
@@ -208,7 +212,7 @@ def test_an_invalid_utf8_line_fails_only_that_row(run, tmp_path, descriptions):
     bad = b'{"id": "latin1", "description": "caf\xe9 menu bot"}'
     inp.write_bytes(good + b"\n" + bad + b"\n" + good.replace(b'"g1"', b'"g2"') + b"\n")
 
-    assert run(inp, out) == 1
+    assert run(inp, out) == 3  # only input errors: --resume cannot fix them
 
     lines = read_out(out)
     assert [ln["id"] for ln in lines] == ["g1", "latin1", "g2"]
@@ -225,7 +229,7 @@ def test_csv_bad_rows(run, tmp_path, descriptions):
             b"c5,A bot over our wiki that changes weekly\n")
     inp.write_bytes(body)
 
-    assert run(inp, out) == 1
+    assert run(inp, out) == 3  # only input errors: --resume cannot fix them
 
     got = [(ln["id"], ln.get("error", {}).get("type")) for ln in read_out(out)]
     assert got == [("c1", None), ("c2", "bad_columns"), ("c3", "bad_encoding"), (None, "missing_id"), ("c5", None)]
@@ -264,7 +268,7 @@ def test_resume_skips_done_ids_retries_failed_ones_and_writes_no_id_twice(run, t
     out = tmp_path / "out.jsonl"
     first = [{"id": "a", "description": descriptions[0][1]}, {"id": "b", "description": ""},
              {"id": "c", "description": descriptions[2][1]}]
-    assert run(write_jsonl(tmp_path / "in1.jsonl", first), out) == 1
+    assert run(write_jsonl(tmp_path / "in1.jsonl", first), out) == 3  # only input errors: --resume cannot fix them
     assert [ln.get("error", {}).get("type") for ln in read_out(out)] == [None, "empty_description", None]
 
     # The input is fixed and grows; only b (failed before) and d (new) may run.
@@ -396,7 +400,7 @@ def test_report_has_summary_charts_and_one_csv_row_per_line(run, tmp_path, descr
     rows = [{"id": i, "description": d} for i, d in descriptions[:6]] + [{"id": "bad", "description": ""}]
     inp, out, rep = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl", tmp_path / "rep"
 
-    assert run(inp, out, report=rep) == 1
+    assert run(inp, out, report=rep) == 3  # only input errors: --resume cannot fix them
 
     summary = (rep / "summary.md").read_text("utf-8")
     assert "![Decisions](decisions.png)" in summary and "7 rows: 6 recommendations, 1 failed" in summary
@@ -584,7 +588,7 @@ def test_openai_batch_submits_polls_and_merges(run, tmp_path, fake_openai, descr
             {"id": "empty", "description": ""}]
     inp, out = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
 
-    assert run(inp, out, openai_batch=True, engine=None) == 1
+    assert run(inp, out, openai_batch=True, engine=None) == 3  # only input errors: --resume cannot fix them
 
     assert len(fake_openai.created) == 1 and fake_openai.created[0]["endpoint"] == "/v1/chat/completions"
     sent = [json.loads(x) for x in fake_openai.files["file-in-0"].decode().splitlines()]

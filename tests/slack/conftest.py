@@ -1,8 +1,8 @@
 """Fixtures for the Slack bot's tests: a clean environment, the fake Slack, the running bot.
 
-The bot is the real Bolt app (`create_app`) served over HTTP on 127.0.0.1 (Bolt's WSGI
-`SlackRequestHandler` behind a threading wsgiref server on a random port); its Web API
-client points at `FakeSlackAPI` through SLACK_API_BASE_URL. The knowledge index is built
+The bot is the real Bolt app (`create_app`) served over HTTP on 127.0.0.1 by the production
+server (`agent.slack_server`: uvicorn in a thread, on a random port); its Web API client
+points at `FakeSlackAPI` through SLACK_API_BASE_URL. The knowledge index is built
 once per test session and the one offline Advisor is shared; each test gets its own
 ADVISOR_HOME (so its own session database).
 """
@@ -14,8 +14,7 @@ import shutil
 import sys
 import threading
 from pathlib import Path
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+import time
 
 import pytest
 
@@ -62,34 +61,23 @@ def settings(tmp_path, fake_api) -> Settings:
     return slack_settings(tmp_path / "slack-home", fake_api.api_url)
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 class RunningBot:
-    """The Bolt app serving HTTP on a random local port, and Slack's side of the conversation."""
+    """The Bolt app served by the production server (uvicorn + SlackASGI) on a random local port,
+    and Slack's side of the conversation."""
 
-    def __init__(self, app, settings: Settings, api: FakeSlackAPI):
-        from slack_bolt.adapter.wsgi import SlackRequestHandler
+    def __init__(self, app, settings: Settings, api: FakeSlackAPI, limits=None):
+        from agent.slack_server import ServerLimits, SlackASGI
 
         self.app = app
         self.settings = settings
         self.api = api
-        self._server = make_server("127.0.0.1", 0, SlackRequestHandler(app), server_class=_ThreadingWSGIServer,
-                                   handler_class=_QuietHandler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/slack/events"
+        self.server = serve_in_thread(SlackASGI(app, SIGNING_SECRET, limits or ServerLimits()), limits)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/slack/events"
         self.slack = SlackSide(self.url, SIGNING_SECRET, api)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
 
     def idle(self, timeout: float = 10.0) -> None:
-        """Wait until every acknowledged request's work (lazy listeners) has finished."""
+        """Wait until every acknowledged request's work has finished."""
         from agent.slack_app import wait_idle
 
         assert wait_idle(self.app, timeout), f"the bot was still working after {timeout}s"
@@ -99,10 +87,34 @@ class RunningBot:
 
         return SessionStore(self.settings.db_path)
 
-    def close(self) -> None:
-        self.idle()
-        self._server.shutdown()
-        self._server.server_close()
+    def close(self, wait: bool = True) -> None:
+        from agent.slack_app import close_app
+
+        if wait:
+            self.idle()
+        stop_server(self.server)
+        close_app(self.app, wait=wait)
+
+
+def serve_in_thread(asgi, limits=None):
+    """Start uvicorn (as `advisor slack` configures it) on 127.0.0.1, port 0, in a thread; wait until it listens."""
+    from agent.slack_server import ServerLimits, make_server
+
+    server = make_server(asgi, "127.0.0.1", 0, limits=limits or ServerLimits())
+    server.config.lifespan = "off"
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.01)
+    server._advisor_thread = thread
+    return server
+
+
+def stop_server(server) -> None:
+    server.should_exit = True
+    server._advisor_thread.join(10)
 
 
 @pytest.fixture
@@ -112,8 +124,8 @@ def make_bot(settings, fake_api, shared_advisor):
 
     bots: list[RunningBot] = []
 
-    def start(advisor=None) -> RunningBot:
-        bot = RunningBot(create_app(settings, advisor or shared_advisor), settings, fake_api)
+    def start(advisor=None, limits=None) -> RunningBot:
+        bot = RunningBot(create_app(settings, advisor or shared_advisor), settings, fake_api, limits)
         bots.append(bot)
         return bot
 

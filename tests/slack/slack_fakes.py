@@ -165,8 +165,14 @@ class FakeSlackAPI:
                     "message": {"text": call.body.get("text", ""), "ts": call.ts, "bot_id": BOT_ID}}
         if call.method == "chat.update":
             return {"ok": True, "channel": call.channel, "ts": call.body.get("ts"), "text": call.body.get("text")}
-        if call.method == "conversations.replies":
-            return {"ok": True, "messages": [], "has_more": False}
+        if call.method == "conversations.replies":  # the bot's posts in that thread, newer than `oldest`
+            with self._cond:
+                posted = [c for c in self.calls if c.method == "chat.postMessage"
+                          and c.thread_ts == call.body.get("ts") and c.channel == call.body.get("channel")]
+            oldest = float(call.body.get("oldest") or 0)
+            return {"ok": True, "has_more": False,
+                    "messages": [{"type": "message", "ts": c.ts, "text": c.body.get("text", ""), "bot_id": BOT_ID}
+                                 for c in posted if float(c.ts) > oldest]}
         return {"ok": True}
 
     # ------------------------------------------------------------------ observing

@@ -302,3 +302,29 @@ def test_socket_mode_needs_no_signing_secret(tmp_path, fake_api, shared_advisor)
     app = create_app(slack_settings(tmp_path / "home", fake_api.api_url, SLACK_SIGNING_SECRET=None),
                      shared_advisor, socket=True)
     assert app.client.base_url == fake_api.api_url
+
+
+def test_socket_mode_requests_go_through_the_same_durable_inbox(tmp_path, fake_api, shared_advisor):
+    """Socket Mode hands Bolt unsigned requests: stored, acknowledged, answered once, retries dropped."""
+    from slack_bolt.adapter.socket_mode.internals import run_bolt_app
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    from agent.slack_app import close_app, create_app, wait_idle
+
+    app = create_app(slack_settings(tmp_path / "home", fake_api.api_url, SLACK_SIGNING_SECRET=None),
+                     shared_advisor, socket=True)
+    try:
+        event = {"type": "app_mention", "user": USER, "text": f"<@{BOT_USER}> {WIKI}", "ts": "1690000500.000100",
+                 "channel": "C0SOCKET", "event_ts": "1690000500.000100"}
+        payload = {"team_id": TEAM, "api_app_id": "A0ADVISOR", "type": "event_callback", "event_id": "EvSOCKET1",
+                   "event": event, "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]}
+        for attempt in (None, 1):
+            response = run_bolt_app(app, SocketModeRequest(type="events_api", envelope_id=f"env-{attempt}",
+                                                           payload=payload, retry_attempt=attempt))
+            assert response.status == 200
+        assert wait_idle(app, 10)
+        [reply] = fake_api.wait_for("chat.postMessage", channel="C0SOCKET")
+        assert reply.thread_ts == "1690000500.000100"
+        assert len(fake_api.received("chat.postMessage", channel="C0SOCKET")) == 1
+    finally:
+        close_app(app)
