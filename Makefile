@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp
+.PHONY: learning-curve run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,11 @@ ship-index: $(STAMP)
 train: $(STAMP)
 	$(BIN)/pip install --quiet 'torch==2.13.0'
 	$(BIN)/python -m training.train_heads
+
+## Accuracy against training size (retrains on growing shares of the corpus; writes nothing shipped).
+learning-curve: $(STAMP)
+	$(BIN)/pip install --quiet 'torch==2.13.0'
+	$(BIN)/python -m training.learning_curve --png docs/reading/learning_curve.png --json docs/reading/learning_curve.json
 
 ## Score the reader on the held-aside test set, the corpus dev split and the golden suites.
 reading-eval: $(STAMP)

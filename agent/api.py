@@ -124,7 +124,7 @@ class Advisor:
         state = InterviewState(lang=lang or (detect_lang(text) if text.strip() else "en"))
         if text.strip():
             check_text(text)
-            interview.apply_answer(state, text, self._extractor(state))
+            interview.apply_answer(state, text, self._reader(state))
         return state, self._next(state)
 
     def reply(self, state: InterviewState, answer: str) -> Turn:
@@ -147,7 +147,7 @@ class Advisor:
             # understood (a read answer clears `pending`; "back" asks it afresh).
             asked = [e for e in state.history if e.dimension == state.pending] if state.pending else []
             tried = bool(asked) and asked[-1].answer is not None
-            got = interview.apply_answer(state, answer, self._extractor(state))
+            got = interview.apply_answer(state, answer, self._reader(state))
             if not got:
                 # Not understood: ask again once, then move on without it.
                 if tried:
@@ -173,7 +173,7 @@ class Advisor:
         """The best recommendation from what is known so far."""
         return self._final(state).recommendation
 
-    def _extractor(self, state: InterviewState):
+    def _reader(self, state: InterviewState):
         return lambda text, asked: self.engine.read(text, state.lang, asked)
 
     def _next(self, state: InterviewState) -> Turn:

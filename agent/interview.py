@@ -28,7 +28,7 @@ def is_third_language(text: str) -> bool:
     return foreign > 0 and foreign >= len(_LATIN_OR_CJK.findall(text))
 
 
-Extractor = Callable[[str, str | None], Reading]
+Read = Callable[[str, str | None], Reading]
 Phraser = Callable[[str, str, Profile], str]
 
 
@@ -109,7 +109,7 @@ def merge(state: InterviewState, update: Profile) -> None:
     state.profile = data
 
 
-def apply_answer(state: InterviewState, answer: str, read: Extractor) -> bool:
+def apply_answer(state: InterviewState, answer: str, read: Read) -> bool:
     """Merge what an answer says; True if the pending question got a value (or the user does not know)."""
     pending = state.pending
     reading = read(answer, pending)

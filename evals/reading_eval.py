@@ -193,6 +193,7 @@ def reliability_png(results: dict[str, dict], path: Path) -> None:
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("Reliability of the advisor's confidence")
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

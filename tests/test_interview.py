@@ -288,3 +288,31 @@ def test_bad_answers_are_user_errors(advisor, bad):
     with pytest.raises(UserError):
         advisor.reply(state, bad)
     assert state.questions_asked == 1 and not state.done
+
+
+# ----------------------------------------------------------------------------- answers read against the question
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_bare_yes_answers_only_the_question_asked(advisor, lang):
+    """Issue 14 (6): a "yes" meant for one question is never taken as the answer to another."""
+    state, turn = advisor.start_interview("", lang=lang)
+    asked = [turn.question.dimension]
+    before = {d: state.profile.get(d).value for d in CORE_DIMENSIONS}
+    advisor.reply(state, ANSWER[lang]["yes"])
+    changed = [d for d in CORE_DIMENSIONS if state.profile.get(d).value != before[d]]
+    assert changed == asked and state.profile.get(asked[0]).value == "yes"
+
+
+@pytest.mark.parametrize("answer", ["I'm not sure", "no idea, honestly", "我不清楚"])
+def test_dont_know_in_other_words_moves_on(advisor, answer):
+    state, turn = advisor.start_interview("", lang="en")
+    dim = turn.question.dimension
+    advisor.reply(state, answer)
+    assert dim in state.skipped and state.profile.get(dim).value == "unknown"
+
+
+def test_a_number_answers_the_labelled_data_question_whatever_the_hedge(advisor):
+    for answer, want in (("maybe 300", "no"), ("roughly 40k, I think", "yes"), ("大概两万条", "yes")):
+        state = InterviewState(lang="en", pending="labeled_data")
+        advisor.reply(state, answer)
+        assert state.profile.labeled_data.value == want, answer
