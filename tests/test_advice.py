@@ -19,8 +19,8 @@ DESCRIPTIONS = [
            "month. People must see which policy an answer came from."),
     ("en", "Rewrite product descriptions in our brand voice; we have 30k approved examples. The product facts "
            "are passed in with each request, nothing to look up."),
-    ("en", "A customer support bot for our SaaS: it should sound like our agents, answer from the product docs "
-           "that change weekly, and we have 200k resolved tickets."),
+    ("en", "A customer support bot for our SaaS: replies must be written in our support team's voice, answer from "
+           "the product docs that change weekly, and we have 200k resolved tickets."),
     ("en", "Summarise radiology reports in the hospital's house style. We have about 300 example summaries. "
            "Made-up findings would be dangerous."),
     ("en", "Classify incoming emails into five folders. No special tone, no outside data, a few thousand "

@@ -78,8 +78,8 @@ def test_the_question_limit_holds_even_if_every_answer_keeps_things_open(advisor
 
 
 def test_it_skips_what_the_description_already_settles(advisor):
-    text = ("We want a bot that answers customer questions from our product docs, which change every day, "
-            "and it must write in our brand voice.")
+    text = ("We want a bot that answers customer questions from our product docs, which change every day. "
+            "Every reply must be written in our brand voice.")
     state, turn = advisor.start_interview(text)
     settled = {d for d in CORE_DIMENSIONS if state.profile.get(d).value != "unknown"}
     assert {"external_knowledge", "model_adaptation", "data_dynamics"} <= settled
@@ -266,7 +266,7 @@ def test_a_chinese_start_is_answered_in_chinese(advisor):
 def test_an_empty_start_follows_the_language_of_the_first_answer(advisor):
     state, turn = advisor.start_interview("")
     assert state.lang == "en" and turn.kind == "question"
-    nxt = advisor.reply(state, "我们做客服机器人，需要查询产品资料")
+    nxt = advisor.reply(state, "我们做客服机器人，回答要基于我们的产品手册。")
     assert state.lang == "zh"
     if nxt.kind == "question":
         assert has_cjk(nxt.text)

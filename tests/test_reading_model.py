@@ -40,7 +40,7 @@ def test_shipped_weights_are_small_and_complete():
 
 def test_probabilities_are_distributions():
     h = Heads.load()
-    x = np.random.default_rng(0).normal(size=(3, 4 * 384)).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=(3, h.w1.shape[0])).astype(np.float32)
     dim, role = h.predict(x)
     assert np.allclose(dim.sum(-1), 1, atol=1e-5) and np.allclose(role.sum(-1), 1, atol=1e-5)
 

@@ -97,7 +97,7 @@ def test_batch_rows_validate_success_and_error_rows(tmp_path):
     inp.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n{not json\n", "utf-8")
     out = tmp_path / "out.jsonl"
     proc = run_cli("batch", str(inp), "--out", str(out))
-    assert proc.returncode == 1, proc.stderr  # some rows failed, on purpose
+    assert proc.returncode == 3, proc.stderr  # some rows failed on purpose, all of them input errors
     lines = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert len(lines) == 6
     v = validator("batch-row.v1.json")

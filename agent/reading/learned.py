@@ -131,7 +131,7 @@ class LearnedReader:
         spans = [s for s in spans_all if s not in dropped]
         vecs = self.encoder.encode([s.text for s in spans]) if spans else np.zeros((0, self.encoder.dim), np.float32)
         dim_p, role_p, fired = clause_probabilities(self.heads, vecs, spans, body)
-        text_p = self.heads.read_text(vecs, body)
+        text_p = self.heads.read_text(vecs, _without(body, dropped))
         probs = calibrate(self.heads.cal, aggregate_features(dim_p, text_p))
         profile = Profile()
         contradictions: list[str] = []
@@ -191,6 +191,13 @@ class LearnedReader:
         if value:
             setattr(profile, asked, DimensionValue(value=value, evidence=text.strip()[:300], source="stated",
                                                    probability=RULE_P))
+
+
+def _without(text: str, spans: list[Span]) -> str:
+    """`text` with the given clauses cut out (words addressed to the advisor are not the project's)."""
+    for sp in sorted(spans, key=lambda x: x.start, reverse=True):
+        text = text[:sp.start] + text[sp.end:]
+    return text
 
 
 def _bare_number(text: str) -> Optional[int]:

@@ -232,7 +232,7 @@ def test_slash_command_answers_privately_with_a_share_button(bot, fake_api):
 
 
 def test_share_falls_back_to_the_response_url_when_the_bot_is_not_in_the_channel(bot, fake_api):
-    bot.slack.slash("a support bot over our internal wiki", channel="D0SOMEDM", name="cmd2")
+    bot.slack.slash(WIKI, channel="D0SOMEDM", name="cmd2")
     [private] = fake_api.wait_for("response_url")
     fake_api.errors["chat.postMessage"] = "channel_not_found"
     bot.slack.click(private, "advisor_share", ephemeral=True, channel="D0SOMEDM")
@@ -278,7 +278,7 @@ def test_a_bare_mention_gets_the_intro_and_the_next_thread_message_starts_the_in
 
 
 def test_why_on_private_advice_answers_privately(bot, fake_api):
-    bot.slack.slash("a support bot over our internal wiki", channel="C0PRIV", name="cmd3")
+    bot.slack.slash(WIKI, channel="C0PRIV", name="cmd3")
     [private] = fake_api.wait_for("response_url")
     bot.slack.click(private, "advisor_why:r0", ephemeral=True, channel="C0PRIV")
     why = fake_api.wait_for("response_url", count=2)[-1]
@@ -289,7 +289,7 @@ def test_why_on_private_advice_answers_privately(bot, fake_api):
 
 
 def test_a_button_from_another_channel_cannot_read_a_session(bot, fake_api):
-    bot.slack.slash("a support bot over our internal wiki", channel="C0PRIV", name="cmd4")
+    bot.slack.slash(WIKI, channel="C0PRIV", name="cmd4")
     [private] = fake_api.wait_for("response_url")
     bot.slack.click(private, "advisor_why:r0", ephemeral=True, channel="C0ELSEWHERE")
     refused = fake_api.wait_for("response_url", count=2)[-1]
