@@ -70,6 +70,7 @@ def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
             return 0
         _show(adv.current_turn(state), out, adv)
         store.save(sid, state)
+        _record_usage(store, sid, adv)
     else:
         state = InterviewState(lang=lang or "en")
         sid = store.create(state, channel="cli")
@@ -92,9 +93,12 @@ def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
         _record_usage(store, sid, adv)
         _show(turn, out, adv)
         if turn.kind == "recommendation":
+            store.save(sid, state)  # the notices the advice raised
+            _record_usage(store, sid, adv)  # a streamed advice is counted once its stream ends
             return 0
     # End of input: the best recommendation so far.
     rec = adv.finish(state)
     store.save(sid, state)
+    _record_usage(store, sid, adv)
     render_terminal(rec, out)
     return 0

@@ -77,13 +77,49 @@ def _network_checks(settings: Settings) -> list[Check]:
             return checks + [Check("chat", "skip", "skipped: fix the line above first")]
     start = time.monotonic()
     try:
-        reply = client.chat([{"role": "user", "content": "Reply with the single word: ok"}])
-        said = " ".join(reply.text.split())[:40]
-        checks.append(Check("chat", "ok", f"{settings.model} answered in "
-                                          f"{time.monotonic() - start:.1f} s: {said!r}"))
+        reply = client.chat([{"role": "user", "content": "Reply with the single word: ok"}],
+                            max_tokens=8, kind="doctor")
     except EndpointError as exc:
-        checks.append(Check("chat", "fail", str(exc)))
-    return checks
+        return checks + [Check("chat", "fail", str(exc)),
+                         Check("structured", "skip", "skipped: fix the line above first")]
+    said = " ".join(reply.text.split())[:40]
+    took = time.monotonic() - start
+    if not said:
+        # An empty reply is no answer: the engine would fall back on every call.
+        return checks + [Check("chat", "fail", f"{settings.model} answered in {took:.1f} s with an "
+                               f"empty reply (finish_reason={reply.finish_reason}): check the "
+                               "model and the server's chat template"),
+                         Check("structured", "skip", "skipped: fix the line above first")]
+    checks.append(Check("chat", "ok", f"{settings.model} answered in {took:.1f} s: {said!r}"))
+    return checks + [_structured_check(client)]
+
+
+def _structured_check(client: LLMClient) -> Check:
+    """Which structured-output form the endpoint takes, learned afresh with a real reading."""
+    from .llm.engine import CAPS, extraction_schema
+    from .llm.extraction import parse
+    from .llm.forms import DESCRIBE
+    from .llm.prompts import extract_messages
+
+    client.forms.forget(client.form_key)
+    start = time.monotonic()
+    try:
+        reply = client.chat(extract_messages(DOCTOR_TEXT), max_tokens=CAPS["extract"],
+                            kind="doctor", schema=extraction_schema(), schema_name="extraction")
+    except EndpointError as exc:
+        return Check("structured", "fail", str(exc))
+    took = time.monotonic() - start
+    form = f"{reply.form}: {DESCRIBE.get(reply.form, reply.form)}"
+    try:
+        parse(reply.text)
+    except ValidationError:
+        return Check("structured", "info", f"{form}; the reply did not fit the schema "
+                     f"({took:.1f} s): the engine re-asks once, then reads offline", False)
+    return Check("structured", "ok", f"{form}; a schema-valid reading in {took:.1f} s "
+                 f"({reply.completion_tokens} tokens)")
+
+
+DOCTOR_TEXT = "We want a bot that answers staff questions from our internal wiki, which changes weekly."
 
 
 def doctor(
@@ -106,7 +142,10 @@ def doctor(
     ok = not any(c.status == "fail" and c.required for c in checks)
     uses_llm = ok and any(c.name == "chat" and c.status == "ok" for c in checks)
     if json_out:
+        form = next((c.detail.split(":", 1)[0] for c in checks
+                     if c.name == "structured" and c.status in ("ok", "info")), None)
         typer.echo(json.dumps({"ok": ok, "engine": "llm" if uses_llm else "offline",
+                               "structured_output": form,
                                "checks": [asdict(c) for c in checks]}, ensure_ascii=False))
     else:
         for c in checks:
