@@ -326,7 +326,7 @@ class LLMClient:
                 cause = exc.__cause__
                 if known is None and form != "text" and refusal_of_form(cause):
                     refused.append(form)
-                    self._log(kind, form, 0.0, None, max_tokens, f"refused ({exc.detail.get('status')})")
+                    self.calls[-1]["outcome"] = f"refused ({exc.detail.get('status')})"
                     continue
                 raise
             self.forms.took(key, form, tuple(refused))
