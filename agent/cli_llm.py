@@ -81,6 +81,7 @@ def _network_checks(settings: Settings) -> list[Check]:
                             max_tokens=8, kind="doctor")
     except EndpointError as exc:
         return checks + [Check("chat", "fail", str(exc)),
+                         Check("stream", "skip", "skipped: fix the line above first"),
                          Check("structured", "skip", "skipped: fix the line above first")]
     said = " ".join(reply.text.split())[:40]
     took = time.monotonic() - start
@@ -89,9 +90,28 @@ def _network_checks(settings: Settings) -> list[Check]:
         return checks + [Check("chat", "fail", f"{settings.model} answered in {took:.1f} s with an "
                                f"empty reply (finish_reason={reply.finish_reason}): check the "
                                "model and the server's chat template"),
+                         Check("stream", "skip", "skipped: fix the line above first"),
                          Check("structured", "skip", "skipped: fix the line above first")]
     checks.append(Check("chat", "ok", f"{settings.model} answered in {took:.1f} s: {said!r}"))
-    return checks + [_structured_check(client)]
+    client.forms.forget(client.form_key)  # learn afresh what the endpoint takes today
+    return checks + [_stream_check(client), _structured_check(client)]
+
+
+def _stream_check(client: LLMClient) -> Check:
+    """Does the endpoint stream, and do its streams end with token counts?"""
+    start = time.monotonic()
+    try:
+        text = "".join(client.stream([{"role": "user", "content": "Reply with the single word: ok"}],
+                                     max_tokens=8, kind="doctor"))
+    except EndpointError as exc:
+        return Check("stream", "fail", str(exc))
+    took = time.monotonic() - start
+    if not text.strip():
+        return Check("stream", "fail", f"the stream ended in {took:.1f} s with no text")
+    if client.forms.stream_usage(client.form_key):
+        return Check("stream", "ok", f"streamed in {took:.1f} s, with token counts")
+    return Check("stream", "info", f"streamed in {took:.1f} s without token counts: the advice "
+                 "is fetched whole, so that its usage is the server's own count", False)
 
 
 def _structured_check(client: LLMClient) -> Check:
@@ -101,7 +121,6 @@ def _structured_check(client: LLMClient) -> Check:
     from .llm.forms import DESCRIBE
     from .llm.prompts import extract_messages
 
-    client.forms.forget(client.form_key)
     start = time.monotonic()
     try:
         reply = client.chat(extract_messages(DOCTOR_TEXT), max_tokens=CAPS["extract"],

@@ -144,6 +144,7 @@ class LLMClient:
         self.loopback = is_loopback(self.base_url)
         self.forms = FormMemory(settings.home / "llm-forms.json")
         self.calls: list[dict] = []  # per-call log: kind, form, seconds, tokens, cap, outcome
+        self.last_stream: dict = {}  # how the latest advice stream ended: finish_reason, cut
         self._sleep = sleep
         self._client: Any = None
 
@@ -420,6 +421,8 @@ class LLMClient:
                 except Exception:  # noqa: BLE001
                     pass
             counted = self._count(usage, messages, "".join(text))
+            if outcome == "ok" and not self.last_stream["cut"]:
+                self.forms.saw_stream(self.form_key, usage is not None)
             self.last_stream["finish_reason"] = finish
             self._log(kind, None, time.monotonic() - start, counted, max_tokens,
                       finish or outcome)

@@ -173,9 +173,7 @@ class LLMEngine:
         started = False
         reason: Optional[str] = None
         try:
-            stream = self.client.stream(messages, max_tokens=CAPS["advice"], until=turn.until,
-                                        max_chars=MAX_ADVICE_CHARS)
-            for piece in stream:
+            for piece in self._advice_pieces(messages, turn):
                 out = markers.feed(piece)
                 if out:
                     started = True
@@ -210,6 +208,25 @@ class LLMEngine:
         yield from self.fallback.write_advice(rec)
 
     # ------------------------------------------------------------------ helpers
+    def _advice_pieces(self, messages: list[dict], turn: _Turn) -> Iterator[str]:
+        """The advice as it streams; whole, where this endpoint's streams carry no token counts
+        (its usage would otherwise be a guess), learned from the first stream or `doctor`."""
+        client = self.client
+        if client.forms.stream_usage(client.form_key) is not False:
+            yield from client.stream(messages, max_tokens=CAPS["advice"], until=turn.until,
+                                     max_chars=MAX_ADVICE_CHARS)
+            return
+        reply = client.chat(messages, max_tokens=CAPS["advice"], kind="advice", until=turn.until)
+        if not reply.text and (reply.refusal or reply.finish_reason == "content_filter"):
+            raise ModelBehaviorError("the model declined to write the advice", reply.refusal)
+        text = reply.text[:MAX_ADVICE_CHARS]
+        cut = "chars" if len(reply.text) > MAX_ADVICE_CHARS else None
+        if reply.finish_reason == "length":
+            cut = "tokens"
+        client.last_stream = {"finish_reason": reply.finish_reason, "cut": cut}
+        if text:
+            yield text
+
     def _chat(self, kind: str, messages: list[dict], **kwargs: Any):
         turn = self._current()
         if turn.calls.get(kind, 0) >= CALLS[kind]:

@@ -1,5 +1,8 @@
 """Structured-output forms: how a JSON schema goes to an endpoint, and which form each endpoint takes.
 
+Also remembered per endpoint: whether its streams end with token counts (llama-cpp-python's
+do not), so that the advice can be fetched whole where streaming would lose the counts.
+
 OpenAI and vLLM take `json_schema`; llama.cpp's server takes a `schema` beside `json_object`
 (llama-cpp-python answers `json_schema` with HTTP 500); others know only JSON mode, or
 nothing. The prompt always carries the schema too, so every form can work. The form an
@@ -79,6 +82,16 @@ class FormMemory:
         if refused:
             entry["refused"] = sorted(set(entry.get("refused", [])) | set(refused))
         self._save()
+
+    def stream_usage(self, key: str) -> Optional[bool]:
+        """Do this endpoint's streams end with token counts? None until one stream was seen."""
+        return self._load().get(key, {}).get("stream_usage")
+
+    def saw_stream(self, key: str, with_usage: bool) -> None:
+        entry = self._load().setdefault(key, {})
+        if entry.get("stream_usage") != with_usage:
+            entry["stream_usage"] = with_usage
+            self._save()
 
     def forget(self, key: str) -> None:
         """Learn afresh (doctor does, so that it reports what the endpoint takes today)."""

@@ -89,11 +89,13 @@ class FakeOpenAI:
     """The server; use as a context manager or call start()/close()."""
 
     def __init__(self, api_key: Optional[str] = None, models: tuple[str, ...] = (
-            "gpt-4o-mini", "text-embedding-3-small"), refuse_forms: tuple[str, ...] = ()):
+            "gpt-4o-mini", "text-embedding-3-small"), refuse_forms: tuple[str, ...] = (),
+                 stream_usage: bool = True):
         self.api_key = api_key  # when set, any other bearer token gets a 401
         self.models = list(models)
         # response_format types answered with HTTP 500, as llama-cpp-python answers json_schema
         self.refuse_forms = set(refuse_forms)
+        self.stream_usage = stream_usage  # False: streams end without a usage chunk, as llama-cpp-python's
         self.requests: list[dict] = []
         self._queue: list[Reply] = []
         self._lock = threading.Lock()
@@ -306,7 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
         events.append({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
                        "model": model, "choices": [{"index": 0, "delta": {},
                                                     "finish_reason": spec["finish_reason"]}]})
-        if (body.get("stream_options") or {}).get("include_usage"):
+        if (body.get("stream_options") or {}).get("include_usage") and self.fake.stream_usage:
             events.append({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
                            "model": model, "choices": [], "usage": usage})
         data = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"

@@ -23,7 +23,7 @@ def run(*args: str, **env: str):
 
 
 def test_doctor_all_good(endpoint, cassette):
-    endpoint.fake.enqueue(chat("ok"), chat(FINDINGS))
+    endpoint.fake.enqueue(chat("ok"), chat("ok"), chat(FINDINGS))
     code, out = run("--base-url", endpoint.url, "--model", endpoint.model,
                     OPENAI_API_KEY=endpoint.key)
     assert code == 0, out
@@ -69,19 +69,22 @@ def test_doctor_fails_on_an_empty_reply(fake, cassette):
     fake.enqueue(chat(""))
     code, out = run("--base-url", fake.url, OPENAI_API_KEY=TEST_KEY)
     assert code == 1 and "✗ chat" in out and "empty reply" in out
-    assert "– structured skipped" in out
+    assert "– structured skipped" in out and "– stream" in out
 
 
 def test_doctor_reports_a_llama_cpp_style_endpoint_as_json():
     # llama-cpp-python answers json_schema with a 500: the form is refused, not retried.
-    with FakeOpenAI(api_key=TEST_KEY, refuse_forms=("json_schema",)) as server:
-        server.enqueue(chat("ok"), chat(FINDINGS))
+    with FakeOpenAI(api_key=TEST_KEY, refuse_forms=("json_schema",),
+                    stream_usage=False) as server:
+        server.enqueue(chat("ok"), chat("ok"), chat(FINDINGS))
         code, out = run("--base-url", server.url, "--json", OPENAI_API_KEY=TEST_KEY)
         kinds = [(r["json"].get("response_format") or {}).get("type")
                  for r in server.requests if r["path"] == "/v1/chat/completions"]
     report = json.loads(out)
     assert code == 0 and report["structured_output"] == "json_object+schema"
-    assert kinds == [None, "json_schema", "json_object"]  # the refused form was tried once
+    assert kinds == [None, None, "json_schema", "json_object"]  # the refused form tried once
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["stream"]["status"] == "info" and "fetched whole" in checks["stream"]["detail"]
 
 
 def test_doctor_html(fake, cassette):

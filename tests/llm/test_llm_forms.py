@@ -81,3 +81,21 @@ def test_an_unwritable_home_only_means_learning_again(tmp_path):
     (tmp_path / "file-not-dir").write_text("")
     memory.took("k", "json_object")  # cannot save: no error
     assert memory.known("k") == "json_object"
+
+
+def test_an_endpoint_whose_streams_carry_no_counts_gets_the_advice_whole(settings_for, sleeps):
+    from llm_fakes import make_rec
+
+    with FakeOpenAI(api_key=TEST_KEY, stream_usage=False) as server:
+        server.enqueue(chat("Use RAG [1]."), chat("Use RAG [2]."))
+        engine, _ = engine_for(server, settings_for, sleeps)
+        engine.new_turn()
+        assert "".join(engine.write_advice(make_rec())) == "Use RAG [1]."
+        assert engine.usage.estimated_calls == 1  # the first stream: counts had to be guessed
+        again, _ = engine_for(server, settings_for, sleeps)  # the next run knows the endpoint
+        again.new_turn()
+        assert "".join(again.write_advice(make_rec())) == "Use RAG [2]."
+        streamed = [r["json"].get("stream", False) for r in server.requests
+                    if r["path"] == "/v1/chat/completions"]
+    assert streamed == [True, False]
+    assert again.usage.estimated_calls == 0 and again.usage.completion_tokens == 40
