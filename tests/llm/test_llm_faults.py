@@ -165,3 +165,27 @@ def test_recommend_with_prose_shows_the_stream_notice_at_the_end(tmp_path):
     assert code == 0, err
     assert "Part 3 of the advice." in out
     assert out.rstrip().splitlines()[-1].startswith("> ") and "incomplete" in out.rsplit("Part 3", 1)[1]
+
+
+def test_chat_saves_the_streamed_advices_tokens_to_the_session(tmp_path):
+    env = {"ADVISOR_HOME": str(tmp_path / "home"), "OPENAI_API_KEY": TEST_KEY,
+           "ADVISOR_LLM_DEADLINE": "20"}
+    with FakeOpenAI(api_key=TEST_KEY) as server:
+        server.enqueue(chat(FINDINGS))
+        env["OPENAI_BASE_URL"] = server.url
+        start = time.monotonic()
+        p = subprocess.run([sys.executable, "-m", "agent.cli", "chat", "--engine", "llm"],
+                           input=f"{WIKI}\njust recommend\n", capture_output=True, text=True,
+                           env={**os.environ, **env}, timeout=120)
+        assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+        assert time.monotonic() - start < 60
+        sent = server.chat_requests()
+        sid = p.stderr.split("Session ", 1)[1].split()[0]
+        q = subprocess.run([sys.executable, "-m", "agent.cli", "sessions", "export", sid,
+                            "--format", "json"], capture_output=True, text=True,
+                           env={**os.environ, **env}, timeout=60)
+    usage = json.loads(q.stdout)["usage"]
+    assert sent[-1].get("stream") is True  # the advice was streamed…
+    # …and its tokens (from the stream's usage chunk) are in the session with the others.
+    assert usage["calls"] == len(sent)
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (120 * len(sent), 40 * len(sent))
