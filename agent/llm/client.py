@@ -30,6 +30,11 @@ MAX_REPLY_BYTES = 1_000_000
 MAX_STREAM_BYTES = 2_000_000
 # No call goes without a reply cap: a model that never stops would run to its full context.
 DEFAULT_MAX_TOKENS = 512
+# A reply the advisor gives up on is not cancelled by a server that is not streaming (llama-cpp-
+# python keeps generating it, and the next request waits behind it). So where the endpoint is
+# known to be slow, the cap is lowered to what it can write in the time left, with this margin.
+FIT_MARGIN = 0.8
+MIN_FIT = 16  # fewer tokens than this is no reply: the call is not made
 # Local servers ignore the key, but the openai client refuses to start without one.
 NO_KEY = "no-key-needed"
 _KEYLIKE = re.compile(r"\b(sk|key|api)[-_][A-Za-z0-9_\-]{6,}")
@@ -336,8 +341,23 @@ class LLMClient:
             return reply
         raise AssertionError("the text form is always tried")  # pragma: no cover
 
+    def fit(self, cap: int, until: Optional[float]) -> int:
+        """The reply cap, lowered to what this endpoint writes in the time left (if known)."""
+        rate = self.forms.rate(self.form_key)
+        if rate is None or until is None:
+            return cap
+        fits = int(rate * (until - time.monotonic()) * FIT_MARGIN)
+        if fits < MIN_FIT:
+            raise EndpointFailure(f"{display_url(self.base_url)} writes about {rate:g} tokens/s: "
+                                  "too slow for what is left of the turn's time budget "
+                                  f"({self.settings.llm_deadline:g} s, ADVISOR_LLM_DEADLINE)",
+                                  "deadline", url=display_url(self.base_url),
+                                  seconds=self.settings.llm_deadline)
+        return min(cap, fits)
+
     def _complete(self, kwargs: dict[str, Any], kind: str, until: Optional[float], *,
                   server_errors: bool = True, form: Optional[str] = None) -> Reply:
+        kwargs = {**kwargs, "max_tokens": self.fit(kwargs["max_tokens"], until)}
         start = time.monotonic()
         try:
             completion = self.call(self._create(kwargs), until=until, server_errors=server_errors)
@@ -356,6 +376,8 @@ class LLMClient:
         choice = completion.choices[0]
         msg = choice.message
         seconds = time.monotonic() - start
+        if getattr(completion, "usage", None) is not None:
+            self.forms.saw_rate(self.form_key, completion_tokens, seconds)
         self._log(kind, form, seconds, (prompt, completion_tokens), kwargs["max_tokens"],
                   choice.finish_reason or "ok")
         return Reply(text=msg.content or "", refusal=getattr(msg, "refusal", None),

@@ -93,6 +93,20 @@ class FormMemory:
             entry["stream_usage"] = with_usage
             self._save()
 
+    def rate(self, key: str) -> Optional[float]:
+        """Tokens per second this endpoint wrote, averaged over its recent replies."""
+        value = self._load().get(key, {}).get("tokens_per_s")
+        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+    def saw_rate(self, key: str, tokens: int, seconds: float) -> None:
+        if tokens < 8 or seconds <= 0:
+            return  # too short to say anything
+        observed = tokens / seconds
+        old = self.rate(key)
+        entry = self._load().setdefault(key, {})
+        entry["tokens_per_s"] = round(observed if old is None else (old + observed) / 2, 2)
+        self._save()
+
     def forget(self, key: str) -> None:
         """Learn afresh (doctor does, so that it reports what the endpoint takes today)."""
         if self._load().pop(key, None) is not None:

@@ -115,6 +115,7 @@ def test_wrong_key_falls_back_for_the_session_and_never_shows_the_key(fake, cass
     engine.extract("yes", "en", asked="labeled_data")
     question = engine.phrase_question("labeled_data", "en", engine.extract("no", "en"))
     assert fallback.used("extract") == 3 and len(cassette.chats()) == 1  # asked once only
+    assert engine.name == "offline"  # the offline engine read the text: the JSON says so
     assert question == "Could you tell me more about labeled_data?"
     notices = engine.drain_notices()
     assert notices == [f"LLM unavailable for this session (401 from {fake.url}: check "

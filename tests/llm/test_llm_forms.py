@@ -99,3 +99,24 @@ def test_an_endpoint_whose_streams_carry_no_counts_gets_the_advice_whole(setting
                     if r["path"] == "/v1/chat/completions"]
     assert streamed == [True, False]
     assert again.usage.estimated_calls == 0 and again.usage.completion_tokens == 40
+
+
+def test_a_slow_endpoint_gets_a_cap_it_can_finish_within_the_budget(settings_for, sleeps):
+    import time
+
+    import pytest
+
+    from agent.llm.client import EndpointFailure
+
+    with FakeOpenAI(api_key=TEST_KEY) as server:
+        engine, _ = engine_for(server, settings_for, sleeps)
+        client = engine.client
+        client.forms.saw_rate(client.form_key, 100, 20.0)  # 5 tokens/s, as a loaded local server
+        client.chat([{"role": "user", "content": "hi"}], max_tokens=512,
+                    until=time.monotonic() + 10)
+        (sent,) = server.chat_requests()
+        assert 30 <= sent["max_tokens"] <= 40  # 5 tokens/s × 10 s × 0.8, not 512
+        with pytest.raises(EndpointFailure) as info:  # 2 s left: no useful reply fits
+            client.chat([{"role": "user", "content": "hi"}], max_tokens=512,
+                        until=time.monotonic() + 2)
+        assert info.value.kind == "deadline" and len(server.chat_requests()) == 1
