@@ -344,9 +344,13 @@ class LLMClient:
     def fit(self, cap: int, until: Optional[float]) -> int:
         """The reply cap, lowered to what this endpoint writes in the time left (if known)."""
         rate = self.forms.rate(self.form_key)
-        if rate is None or until is None:
+        if rate is None:
             return cap
-        fits = int(rate * (until - time.monotonic()) * FIT_MARGIN)
+        now = time.monotonic()
+        # The call ends at the turn's deadline or after ADVISOR_LLM_TIMEOUT, whichever is first.
+        left = min(now + self.deadline if until is None else until,
+                   now + self.settings.llm_timeout) - now
+        fits = int(rate * left * FIT_MARGIN)
         if fits < MIN_FIT:
             raise EndpointFailure(f"{display_url(self.base_url)} writes about {rate:g} tokens/s: "
                                   "too slow for what is left of the turn's time budget "
@@ -368,6 +372,8 @@ class LLMClient:
                        else f"failed: {exc.kind}")
             self._log(kind, form, time.monotonic() - start, None, kwargs["max_tokens"],
                       outcome, status)
+            if exc.kind in ("timeout", "deadline"):
+                self.forms.saw_timeout(self.form_key)  # fit the next cap to a slower server
             raise
         if not getattr(completion, "choices", None):
             raise _not_openai(completion)

@@ -107,6 +107,13 @@ class FormMemory:
         entry["tokens_per_s"] = round(observed if old is None else (old + observed) / 2, 2)
         self._save()
 
+    def saw_timeout(self, key: str) -> None:
+        """A reply did not come in time: the endpoint is slower now than its average said."""
+        old = self.rate(key)
+        if old is not None:
+            self._load()[key]["tokens_per_s"] = round(old / 2, 2)
+            self._save()
+
     def forget(self, key: str) -> None:
         """Learn afresh (doctor does, so that it reports what the endpoint takes today)."""
         if self._load().pop(key, None) is not None:
