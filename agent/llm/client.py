@@ -34,7 +34,7 @@ DEFAULT_MAX_TOKENS = 512
 # python keeps generating it, and the next request waits behind it). So where the endpoint is
 # known to be slow, the cap is lowered to what it can write in the time left, with this margin.
 FIT_MARGIN = 0.8
-MIN_FIT = 16  # fewer tokens than this is no reply: the call is not made
+MIN_FIT = 32  # the smallest cap asked for
 # Local servers ignore the key, but the openai client refuses to start without one.
 NO_KEY = "no-key-needed"
 _KEYLIKE = re.compile(r"\b(sk|key|api)[-_][A-Za-z0-9_\-]{6,}")
@@ -342,7 +342,11 @@ class LLMClient:
         raise AssertionError("the text form is always tried")  # pragma: no cover
 
     def fit(self, cap: int, until: Optional[float]) -> int:
-        """The reply cap, lowered to what this endpoint writes in the time left (if known)."""
+        """The reply cap, lowered to what this endpoint writes in the time left (if known).
+
+        Never below MIN_FIT: a short reply still gets asked for, and its speed is what lets
+        a rate learned while the server was busy recover.
+        """
         rate = self.forms.rate(self.form_key)
         if rate is None:
             return cap
@@ -350,14 +354,7 @@ class LLMClient:
         # The call ends at the turn's deadline or after ADVISOR_LLM_TIMEOUT, whichever is first.
         left = min(now + self.deadline if until is None else until,
                    now + self.settings.llm_timeout) - now
-        fits = int(rate * left * FIT_MARGIN)
-        if fits < MIN_FIT:
-            raise EndpointFailure(f"{display_url(self.base_url)} writes about {rate:g} tokens/s: "
-                                  "too slow for what is left of the turn's time budget "
-                                  f"({self.settings.llm_deadline:g} s, ADVISOR_LLM_DEADLINE)",
-                                  "deadline", url=display_url(self.base_url),
-                                  seconds=self.settings.llm_deadline)
-        return min(cap, fits)
+        return min(cap, max(MIN_FIT, int(rate * left * FIT_MARGIN)))
 
     def _complete(self, kwargs: dict[str, Any], kind: str, until: Optional[float], *,
                   server_errors: bool = True, form: Optional[str] = None) -> Reply:

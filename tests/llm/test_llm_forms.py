@@ -104,10 +104,6 @@ def test_an_endpoint_whose_streams_carry_no_counts_gets_the_advice_whole(setting
 def test_a_slow_endpoint_gets_a_cap_it_can_finish_within_the_budget(settings_for, sleeps):
     import time
 
-    import pytest
-
-    from agent.llm.client import EndpointFailure
-
     with FakeOpenAI(api_key=TEST_KEY) as server:
         engine, _ = engine_for(server, settings_for, sleeps)
         client = engine.client
@@ -115,10 +111,9 @@ def test_a_slow_endpoint_gets_a_cap_it_can_finish_within_the_budget(settings_for
         client.chat([{"role": "user", "content": "hi"}], max_tokens=512,
                     until=time.monotonic() + 10)
         (sent,) = server.chat_requests()
-        assert 16 <= sent["max_tokens"] <= 20  # 5 tokens/s × 5 s (ADVISOR_LLM_TIMEOUT) × 0.8, not 512
-        client.forms.forget(client.form_key)  # the fake answered fast: slow it down again
-        client.forms.saw_rate(client.form_key, 100, 20.0)
-        with pytest.raises(EndpointFailure) as info:  # 2 s left: no useful reply fits
-            client.chat([{"role": "user", "content": "hi"}], max_tokens=512,
-                        until=time.monotonic() + 2)
-        assert info.value.kind == "deadline" and len(server.chat_requests()) == 1
+        assert sent["max_tokens"] == 32  # 5 tokens/s × 5 s (ADVISOR_LLM_TIMEOUT) × 0.8 = 20: the floor
+        client.forms.forget(client.form_key)
+        client.forms.saw_rate(client.form_key, 100, 2.0)  # 50 tokens/s
+        client.chat([{"role": "user", "content": "hi"}], max_tokens=512,
+                    until=time.monotonic() + 10)
+        assert 180 <= server.chat_requests()[1]["max_tokens"] <= 200  # 50 × 5 × 0.8, not 512
