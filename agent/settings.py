@@ -22,6 +22,7 @@ class Settings(BaseModel):
     openai_base_url: Optional[str] = None
     llm_timeout: float = 30.0
     llm_deadline: float = 90.0
+    llm_call_log: Optional[Path] = None  # ADVISOR_LLM_CALL_LOG: one JSON line per model call
     slack_bot_token: Optional[SecretStr] = None
     slack_signing_secret: Optional[SecretStr] = None
     slack_app_token: Optional[SecretStr] = None
@@ -60,6 +61,7 @@ class Settings(BaseModel):
             "openai_base_url": env.get("OPENAI_BASE_URL") or None,
             "llm_timeout": float(env.get("ADVISOR_LLM_TIMEOUT") or 30.0),
             "llm_deadline": float(env.get("ADVISOR_LLM_DEADLINE") or 90.0),
+            "llm_call_log": env.get("ADVISOR_LLM_CALL_LOG") or None,
             "slack_bot_token": env.get("SLACK_BOT_TOKEN") or None,
             "slack_signing_secret": env.get("SLACK_SIGNING_SECRET") or None,
             "slack_app_token": env.get("SLACK_APP_TOKEN") or None,

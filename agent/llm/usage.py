@@ -34,13 +34,16 @@ class Usage:
     completion_tokens: int = 0
     cached_tokens: int = 0
     est_cost_usd: float = 0.0
+    estimated_calls: int = 0  # calls whose server sent no token counts (estimated from length)
     _drained: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def add(self, model: str, prompt: int, completion: int, cached: int = 0) -> None:
-        """Count one completed call."""
+    def add(self, model: str, prompt: int, completion: int, cached: int = 0, *,
+            estimated: bool = False) -> None:
+        """Count one completed call (a streamed one when its stream ends)."""
         p_in, p_cached, p_out = price(model)
         cached = min(cached, prompt)
         self.calls += 1
+        self.estimated_calls += int(estimated)
         self.prompt_tokens += prompt
         self.completion_tokens += completion
         self.cached_tokens += cached

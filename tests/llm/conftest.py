@@ -188,9 +188,13 @@ def _vcr():
 @pytest.fixture
 def cassette(request):
     """Replay (or with ADVISOR_RECORD=1 record) tests/llm/cassettes/<test name>.yaml."""
+    yield from use_cassette(f"{request.node.name}.yaml")
+
+
+def use_cassette(name: str):
+    """Replay (or record) one cassette; yields the Wire of what the code sent."""
     import httpx2
 
-    name = f"{request.node.name}.yaml"
     if not RECORD and not (CASSETTES / name).exists():
         pytest.fail(f"cassette {name} is missing: record it with ADVISOR_RECORD=1 pytest tests/llm")
     wire = Wire()

@@ -30,6 +30,17 @@ class Reply:
     delay: float = 0.0  # seconds before answering, for time-outs
     path: str = CHAT
     chat: Optional[dict] = None  # {"content", "refusal", "finish_reason", "usage"}
+    fault: Optional[str] = None  # hang, trickle, stall_stream, truncate_stream, huge
+    interval: float = 3.0  # seconds between trickled bytes or before a stream stalls
+    size: int = 0  # bytes of a huge reply
+
+
+def fault(kind: str, *, interval: float = 3.0, size: int = 0) -> Reply:
+    """A misbehaving server: hang (never answer), trickle (one byte every `interval` s),
+    drip_stream (a chunk every `interval` s, forever), stall_stream (two chunks, then
+    silence), truncate_stream (three chunks, then the connection closes), huge (a reply of
+    `size` bytes)."""
+    return Reply(fault=kind, interval=interval, size=size)
 
 
 def chat(content: Optional[str] = None, *, refusal: Optional[str] = None,
@@ -78,9 +89,13 @@ class FakeOpenAI:
     """The server; use as a context manager or call start()/close()."""
 
     def __init__(self, api_key: Optional[str] = None, models: tuple[str, ...] = (
-            "gpt-4o-mini", "text-embedding-3-small")):
+            "gpt-4o-mini", "text-embedding-3-small"), refuse_forms: tuple[str, ...] = (),
+                 stream_usage: bool = True):
         self.api_key = api_key  # when set, any other bearer token gets a 401
         self.models = list(models)
+        # response_format types answered with HTTP 500, as llama-cpp-python answers json_schema
+        self.refuse_forms = set(refuse_forms)
+        self.stream_usage = stream_usage  # False: streams end without a usage chunk, as llama-cpp-python's
         self.requests: list[dict] = []
         self._queue: list[Reply] = []
         self._lock = threading.Lock()
@@ -92,6 +107,7 @@ class FakeOpenAI:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
+        self._httpd.handle_error = lambda request, address: None  # a client hanging up is expected
         # A short poll interval keeps shutdown() (every test's teardown) quick.
         threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
                          daemon=True).start()
@@ -164,7 +180,12 @@ class _Handler(BaseHTTPRequestHandler):
             if auth != f"Bearer {fake.api_key}":
                 return self._send(error(401, "Incorrect API key provided.",
                                         code="invalid_api_key", path=path))
+        rtype = ((body or {}).get("response_format") or {}).get("type")
+        if path == CHAT and rtype in fake.refuse_forms:
+            return self._send(error(500, f"response_format type {rtype} is not supported"))
         reply = fake._next(path)
+        if reply is not None and reply.fault:
+            return self._fault(reply, body or {})
         if reply is not None and reply.delay:
             if fake._closing.wait(reply.delay):
                 return
@@ -204,6 +225,44 @@ class _Handler(BaseHTTPRequestHandler):
         return Reply(body={"object": "list", "data": data, "model": body.get("model"),
                            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
                      path=EMBEDDINGS)
+
+    # ------------------------------------------------------------------ faults
+    def _fault(self, reply: Reply, body: dict) -> None:
+        closing = self.fake._closing
+        if reply.fault == "hang":
+            closing.wait(600)  # until the test's server closes
+            return
+        if reply.fault == "trickle":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            while not closing.wait(reply.interval):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+            return
+        if reply.fault == "huge":
+            content = "x" * reply.size
+            return self._send_chat({"content": content, "refusal": None, "finish_reason": "stop",
+                                    "usage": (100, reply.size // 4)}, body)
+        # Streams: chunks of advice, then silence or a closed connection.
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        n = {"stall_stream": 2, "truncate_stream": 3}.get(reply.fault, 10_000)
+        for i in range(n):
+            if reply.fault == "drip_stream" and i and closing.wait(reply.interval):
+                return
+            event = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                     "model": body.get("model"), "choices": [{"index": 0, "delta": {
+                         "content": f"Part {i + 1} of the advice. "}, "finish_reason": None}]}
+            data = f"data: {json.dumps(event)}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+        if reply.fault == "stall_stream":
+            closing.wait(600)
+        self.close_connection = True  # truncate_stream: gone without the last chunk or [DONE]
 
     # ------------------------------------------------------------------ writing
     def _send(self, reply: Reply) -> None:
@@ -249,7 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
         events.append({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
                        "model": model, "choices": [{"index": 0, "delta": {},
                                                     "finish_reason": spec["finish_reason"]}]})
-        if (body.get("stream_options") or {}).get("include_usage"):
+        if (body.get("stream_options") or {}).get("include_usage") and self.fake.stream_usage:
             events.append({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
                            "model": model, "choices": [], "usage": usage})
         data = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"

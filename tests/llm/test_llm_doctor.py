@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 
 import typer
-from fake_openai import html
+import re
+
+from fake_openai import FakeOpenAI, chat, html
 from llm_fakes import TEST_KEY
 from typer.testing import CliRunner
 
@@ -21,11 +23,18 @@ def run(*args: str, **env: str):
 
 
 def test_doctor_all_good(endpoint, cassette):
+    endpoint.fake.enqueue(chat("ok"), chat("ok"), chat(FINDINGS))
     code, out = run("--base-url", endpoint.url, "--model", endpoint.model,
                     OPENAI_API_KEY=endpoint.key)
     assert code == 0, out
     for line in ("✓ settings", "✓ base URL", "✓ /models", "✓ chat"):
         assert line in out
+    # Which structured-output form the endpoint took, and the reading fit the schema.
+    assert re.search(r"[✓·] schema    (json_schema|json_object\+schema|json_object|text): ", out)
+    if not endpoint.real:
+        assert "✓ schema    json_schema: JSON schema (response_format json_schema)" in out
+        sent = cassette.chats()[-1]
+        assert sent["response_format"]["type"] == "json_schema" and sent["max_tokens"] > 0
     if endpoint.key:  # a local server recorded without a key shows "· api key  not set"
         assert "✓ api key" in out and endpoint.key[-4:] in out and endpoint.key not in out
     assert out.rstrip().endswith("ok: the llm engine will be used")
@@ -50,6 +59,32 @@ def test_doctor_unknown_model_as_json(fake, cassette):
     assert checks["chat"]["status"] == "fail"
     assert checks["chat"]["detail"].startswith("model 'no-such-model' not found at")
     assert TEST_KEY not in out
+
+
+FINDINGS = json.dumps({"findings": [{"dimension": "external_knowledge", "value": "yes",
+                                     "evidence": "our internal wiki", "source": "stated"}]})
+
+
+def test_doctor_fails_on_an_empty_reply(fake, cassette):
+    fake.enqueue(chat(""))
+    code, out = run("--base-url", fake.url, OPENAI_API_KEY=TEST_KEY)
+    assert code == 1 and "✗ chat" in out and "empty reply" in out
+    assert "– schema    skipped" in out and "– stream" in out
+
+
+def test_doctor_reports_a_llama_cpp_style_endpoint_as_json():
+    # llama-cpp-python answers json_schema with a 500: the form is refused, not retried.
+    with FakeOpenAI(api_key=TEST_KEY, refuse_forms=("json_schema",),
+                    stream_usage=False) as server:
+        server.enqueue(chat("ok"), chat("ok"), chat(FINDINGS))
+        code, out = run("--base-url", server.url, "--json", OPENAI_API_KEY=TEST_KEY)
+        kinds = [(r["json"].get("response_format") or {}).get("type")
+                 for r in server.requests if r["path"] == "/v1/chat/completions"]
+    report = json.loads(out)
+    assert code == 0 and report["structured_output"] == "json_object+schema"
+    assert kinds == [None, None, "json_schema", "json_object"]  # the refused form tried once
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["stream"]["status"] == "info" and "fetched whole" in checks["stream"]["detail"]
 
 
 def test_doctor_html(fake, cassette):

@@ -9,7 +9,7 @@ from llm_fakes import TEST_KEY, FakeFallback
 
 from agent.llm import prompts
 from agent.llm.client import LLMClient
-from agent.llm.engine import LLMEngine
+from agent.llm.engine import CAPS, LLMEngine
 from agent.llm.extraction import Extraction, Finding, locate, to_profile
 
 WIKI = ("We want an assistant that answers employee questions from our internal wiki. "
@@ -42,7 +42,9 @@ def test_structured_output_into_the_profile(endpoint, cassette, settings_for, sl
     for dv in profile.known().values():
         assert dv.evidence == "" or dv.evidence in WIKI  # the user's own words, verbatim
     (sent,) = cassette.chats()
-    assert sent["response_format"] == {"type": "json_object"}
+    assert sent["response_format"] == {"type": "json_schema", "json_schema": {
+        "name": "extraction", "schema": Extraction.model_json_schema()}}
+    assert sent["max_tokens"] == CAPS["extract"]
     assert sent["messages"][0] == {"role": "system", "content": prompts.extract_system()}
     assert sent["messages"][1]["content"] == f"<user_text>\n{WIKI}\n</user_text>"
     assert engine.usage.calls == 1 and engine.usage.prompt_tokens > 0
@@ -113,6 +115,7 @@ def test_wrong_key_falls_back_for_the_session_and_never_shows_the_key(fake, cass
     engine.extract("yes", "en", asked="labeled_data")
     question = engine.phrase_question("labeled_data", "en", engine.extract("no", "en"))
     assert fallback.used("extract") == 3 and len(cassette.chats()) == 1  # asked once only
+    assert engine.name == "offline"  # the offline engine read the text: the JSON says so
     assert question == "Could you tell me more about labeled_data?"
     notices = engine.drain_notices()
     assert notices == [f"LLM unavailable for this session (401 from {fake.url}: check "

@@ -1,4 +1,4 @@
-"""A whole interview's model calls, and the two-calls-per-turn budget."""
+"""A whole interview's model calls, and the calls each turn may make."""
 from __future__ import annotations
 
 import json
@@ -73,23 +73,26 @@ def test_full_interview(endpoint, cassette, settings_for, sleeps, lang):
     assert f"<lang>\n{lang}\n</lang>" in q_user and "<user_words>" in q_user
 
 
-def test_at_most_two_calls_per_turn(fake, cassette, settings_for, sleeps):
+def test_calls_per_turn_by_kind(fake, cassette, settings_for, sleeps):
     fake.enqueue(chat("not json at all"), chat(facts_json(("external_knowledge", "our wiki"))),
+                 chat("Do you have labelled data?"), chat("Use RAG [1]."),
                  chat(facts_json(("labeled_data", "yes"))))
     settings = settings_for(fake.url, TEST_KEY)
     fallback = FakeFallback()
     engine = LLMEngine(settings, fallback, client=LLMClient(settings, sleep=sleeps))
 
     profile = engine.extract("Answers from our wiki, please.", "en")  # call 1 + repair = 2
-    question = engine.phrase_question("labeled_data", "en", profile)  # budget spent: offline
-    advice = "".join(engine.write_advice(make_rec()))
-    assert len(cassette.chats()) == 2
-    assert question == "Could you tell me more about labeled_data?"
-    assert advice == OFFLINE_ADVICE
-    assert engine.drain_notices() == [
-        "this turn had used its two model calls; the offline engine wrote the advice"]
+    question = engine.phrase_question("labeled_data", "en", profile)  # its own call
+    again = engine.phrase_question("labeled_data", "en", profile)  # one question per turn
+    advice = "".join(engine.write_advice(make_rec()))  # the repair did not starve the advice
+    assert len(cassette.chats()) == 4
+    assert question == "Do you have labelled data?"
+    assert again == "Could you tell me more about labeled_data?"
+    assert advice == "Use RAG [1]." and fallback.used("write_advice") == 0
+    assert engine.drain_notices() == []
+    assert [c["kind"] for c in engine.calls] == ["extract", "extract", "question", "advice"]
     engine.extract("yes", "en", asked="labeled_data")  # a new turn may call again
-    assert len(cassette.chats()) == 3
+    assert len(cassette.chats()) == 5
 
 
 def test_a_question_in_the_wrong_language_is_replaced(fake, cassette, settings_for, sleeps):
