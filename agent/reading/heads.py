@@ -114,7 +114,7 @@ class Heads:
     @classmethod
     def load(cls, directory: Path = MODEL_DIR) -> "Heads":
         with np.load(directory / "heads.npz") as z:
-            weights = {k: z[k] for k in z.files}
+            weights = {k: z[k].astype(np.float32) for k in z.files}
         meta = json.loads((directory / "heads.json").read_text(encoding="utf-8"))
         return cls(weights, meta)
 

@@ -126,12 +126,14 @@ class LearnedReader:
         bare = rules.bare_answer(text) if asked else None
         if bare is not None:
             body = rules.answer_rest(text)
-        spans_all = clauses(body)
-        dropped = [s for s in spans_all if rules.is_instruction(s.text)]
-        spans = [s for s in spans_all if s not in dropped]
+        shift = len(text) - len(body)  # where body starts in text
+        dropped = [s for s in clauses(body) if rules.is_instruction(s.text)]
+        if dropped:  # read the text as if they were never written (blanked: offsets stay true)
+            body = _blank(body, dropped)
+        spans = clauses(body)
         vecs = self.encoder.encode([s.text for s in spans]) if spans else np.zeros((0, self.encoder.dim), np.float32)
         dim_p, role_p, fired = clause_probabilities(self.heads, vecs, spans, body)
-        text_p = self.heads.read_text(vecs, _without(body, dropped))
+        text_p = self.heads.read_text(vecs, body)
         probs = calibrate(self.heads.cal, aggregate_features(dim_p, text_p))
         profile = Profile()
         contradictions: list[str] = []
@@ -153,7 +155,7 @@ class LearnedReader:
                 profile.get(dim).probability = round(float(probs[j, 0]), 3)
         if asked:
             self._answer(profile, text, body, asked, bare)
-        cl = [ClauseReading(text=s.text, start=s.start + (len(text) - len(body)), end=s.end + (len(text) - len(body)),
+        cl = [ClauseReading(text=s.text, start=s.start + shift, end=s.end + shift,
                             role=self.heads.roles[int(role_p[i].argmax())],
                             facts={d: ("yes", "no")[int(dim_p[i, j, 1:].argmax())] for j, d in enumerate(ALL_DIMENSIONS)
                                    if dim_p[i, j, 0] < MENTION},
@@ -193,11 +195,11 @@ class LearnedReader:
                                                    probability=RULE_P))
 
 
-def _without(text: str, spans: list[Span]) -> str:
-    """`text` with the given clauses cut out (words addressed to the advisor are not the project's)."""
-    for sp in sorted(spans, key=lambda x: x.start, reverse=True):
-        text = text[:sp.start] + text[sp.end:]
-    return text
+def _blank(text: str, spans: list[Span]) -> str:
+    """`text` with the given clauses blanked out, same length (words to the advisor are not the project's)."""
+    for sp in spans:
+        text = text[:sp.start] + " " * (sp.end - sp.start) + text[sp.end:]
+    return text.rstrip()  # a text that ended with them ends where the project's words end
 
 
 def _bare_number(text: str) -> Optional[int]:
