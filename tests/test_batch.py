@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from homes import module_home, offline_advisor
 import yaml
 
 from agent.batch import BatchStats, run_batch, run_rows
@@ -35,22 +35,13 @@ pytestmark = pytest.mark.no_index_seed  # this module builds its own index, once
 
 @pytest.fixture(scope="module")
 def batch_home(tmp_path_factory, request) -> Path:
-    home = tmp_path_factory.mktemp("batch-home")
-    try:  # the suite's shared index seed (tests/conftest.py), when there is one
-        shutil.copytree(request.getfixturevalue("built_index"), home / "index")
-    except pytest.FixtureLookupError:
-        pass  # built by shared_advisor below
-    return home
+    return module_home(tmp_path_factory, request, "batch-home")
 
 
 @pytest.fixture(scope="module")
 def shared_advisor(batch_home):
     """One offline Advisor with its index built (and its citation cache warmed) once."""
-    from agent.api import Advisor
-
-    adv = Advisor(Settings.from_env(env={"ADVISOR_HOME": str(batch_home)}), engine="offline")
-    adv.index  # noqa: B018
-    return adv
+    return offline_advisor(batch_home)
 
 
 @pytest.fixture

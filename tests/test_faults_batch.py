@@ -10,7 +10,6 @@ import csv
 import errno
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from homes import module_home, offline_advisor
 
 from agent.batch import EXIT_INPUT, EXIT_OK, EXIT_RETRYABLE, EXIT_TERMINATED, run_batch
 from agent.batch_io import BatchInputError
@@ -30,21 +30,12 @@ GOOD = "We want a support bot that answers from our product docs, which change e
 
 @pytest.fixture(scope="module")
 def fault_home(tmp_path_factory, request) -> Path:
-    home = tmp_path_factory.mktemp("faults-batch-home")
-    try:
-        shutil.copytree(request.getfixturevalue("built_index"), home / "index")
-    except pytest.FixtureLookupError:
-        pass
-    return home
+    return module_home(tmp_path_factory, request, "faults-batch-home")
 
 
 @pytest.fixture(scope="module")
 def adv(fault_home):
-    from agent.api import Advisor
-
-    advisor = Advisor(Settings.from_env(env={"ADVISOR_HOME": str(fault_home)}), engine="offline")
-    advisor.index  # noqa: B018
-    return advisor
+    return offline_advisor(fault_home)
 
 
 @pytest.fixture
