@@ -43,7 +43,7 @@ retrieval-eval: $(STAMP)
 
 ## Rebuild the prebuilt index shipped in knowledge/index/ (after changing the article, the section map or the wording).
 ship-index: $(STAMP)
-	$(BIN)/python -m agent.index --ship
+	$(BIN)/python -m agent.article.index --ship
 
 ## Rebuild the reader's shipped heads from the corpus (fixed seed; CPU torch, installed from local disk).
 train: $(STAMP)

@@ -1,23 +1,60 @@
-"""The library API: what the CLI, batch, the Slack bot and the evals all call."""
+"""The library API: what the CLI, batch, the Slack bot, the MCP server and the evals all call.
+
+Front-ends import this module and `agent.types` only. Besides `Advisor`, it names the few
+library pieces a front needs (renderings, the session store, the Slack block kit, the doctor's
+checks, the Batch API reader); they load on first use, so `advisor --help` stays fast.
+"""
 from __future__ import annotations
 
+import importlib
 from functools import cached_property
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 
-from . import advice, interview
-from .citations import Citer
-from .embeddings import make_embedder
-from .engine import Engine
+from .article.source import load_article
+from .deciding import interview
+from .deciding.policy import decide, decision_probabilities, profile_distributions
 from .errors import UserError
-from .knowledge import load_article
-from .offline import OfflineEngine
-from .policy import decide, decision_probabilities, profile_distributions
-from .retrieval import KnowledgeIndex
+from .wording import wording
 from .settings import Settings
 from .textproc import detect_lang
 from .types import (CoverageMap, InterviewState, OpenQuestion, Reading, Recommendation, SearchResponse,
                     SectionInfo, Turn)
-from .wording import wording
+
+if TYPE_CHECKING:
+    from .article.retrieval import KnowledgeIndex
+    from .engines.base import Engine
+    from .engines.offline import OfflineEngine
+    from .explaining.citations import Citer
+
+# What fronts may take from the library besides Advisor: name -> module that defines it.
+_EXPORTS = {
+    "render_terminal": "agent.explaining.render", "render_search": "agent.explaining.render",
+    "to_json": "agent.explaining.render", "to_markdown": "agent.explaining.render",
+    "wording": "agent.wording",
+    "SessionStore": "agent.store.sessions", "SessionRecord": "agent.store.sessions",
+    "InboxItem": "agent.store.sessions",
+    "seal": "agent.store.state_token", "unseal": "agent.store.state_token",
+    "load_key": "agent.store.state_token",
+    "SCHEMAS": "agent.schemas",
+    "SELF_DESCRIPTION_FILE": "agent.article.self_description",
+    "run_checks": "agent.engines.doctor", "settings_failure": "agent.engines.doctor",
+    "describe_endpoint_failure": "agent.llm.client",
+    "ENDPOINT": "agent.engines.batch_replies", "batch_request": "agent.engines.batch_replies",
+    "ReplyEngine": "agent.engines.batch_replies", "ReplyIndex": "agent.engines.batch_replies",
+}
+_MODULES = {"slack_kit": "agent.explaining.slack_blocks"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 MAX_DESCRIPTION_CHARS = 100_000
 
@@ -38,29 +75,54 @@ def check_text(text: object, what: str = "description") -> str:
 class Advisor:
     """RAG, fine-tuning, both or neither: recommendations, interviews and search."""
 
-    def __init__(self, settings: Optional[Settings] = None, engine: Optional[str] = None):
+    def __init__(self, settings: Optional[Settings] = None, engine: Union[str, "Engine", None] = None, *,
+                 index: Optional["KnowledgeIndex"] = None, citer: Optional["Citer"] = None,
+                 offline: Optional["OfflineEngine"] = None):
+        """`engine` is a name (offline, llm, auto) or an Engine; `index`, `citer` and `offline`
+        share pieces another Advisor already loaded (see `sibling`)."""
         self.settings = settings or Settings.from_env()
-        self.engine_choice = engine or self.settings.engine
+        if engine is not None and not isinstance(engine, str):
+            self.engine_choice = engine.name
+            self.__dict__["engine"] = engine
+        else:
+            self.engine_choice = engine or self.settings.engine
         if self.engine_choice not in ("offline", "llm", "auto"):
             raise UserError(f"unknown engine {self.engine_choice!r}: use offline, llm or auto")
+        for name, shared in (("index", index), ("citer", citer), ("offline", offline)):
+            if shared is not None:
+                self.__dict__[name] = shared  # a cached_property, set once and never rebuilt
         self.notices: list[str] = []
+
+    def sibling(self, engine: Union[str, "Engine", None] = None) -> "Advisor":
+        """A new Advisor on the same settings, index, quotes and offline reader, with its own engine
+        (one per worker thread, or one that reads Batch API replies)."""
+        return Advisor(self.settings, engine if engine is not None else self.engine_choice,
+                       index=self.index, citer=self.citer, offline=self.offline)
 
     # ------------------------------------------------------------------ plumbing
     @cached_property
-    def index(self) -> KnowledgeIndex:
+    def index(self) -> "KnowledgeIndex":
+        from .article.embeddings import make_embedder
+        from .article.retrieval import KnowledgeIndex
+        from .article.source import load_article
+
         embedder = make_embedder(self.settings.embeddings, self.settings)
         return KnowledgeIndex.open(load_article(), embedder, self.settings.index_dir)
 
     @cached_property
-    def citer(self) -> Citer:
+    def citer(self) -> "Citer":
+        from .explaining.citations import Citer
+
         return Citer(self.index)
 
     @cached_property
-    def offline(self) -> OfflineEngine:
+    def offline(self) -> "OfflineEngine":
+        from .engines.offline import OfflineEngine
+
         return OfflineEngine()
 
     @cached_property
-    def engine(self) -> Engine:
+    def engine(self) -> "Engine":
         choice = self.engine_choice
         if choice == "auto":
             if not self.settings.llm_configured:
@@ -70,13 +132,17 @@ class Advisor:
             if not self.settings.llm_configured:
                 raise UserError("--engine llm needs an endpoint: set OPENAI_API_KEY (and OPENAI_BASE_URL "
                                 "for a local server) or pass --engine offline")
-            from .llm.engine import LLMEngine
+            from .engines.llm import LLMEngine
 
             return LLMEngine(self.settings, fallback=self.offline, retriever=self.index)
         return self.offline
 
-    def rebuild_index(self) -> KnowledgeIndex:
+    def rebuild_index(self) -> "KnowledgeIndex":
         """Build the index afresh, replacing the cache."""
+        from .article.embeddings import make_embedder
+        from .article.retrieval import KnowledgeIndex
+        from .article.source import load_article
+
         embedder = make_embedder(self.settings.embeddings, self.settings)
         self.__dict__["index"] = KnowledgeIndex.open(load_article(), embedder, self.settings.index_dir, rebuild=True)
         self.__dict__.pop("citer", None)
@@ -104,6 +170,8 @@ class Advisor:
         outcome = decide(reading.profile, on_topic=reading.on_topic, contradictions=reading.contradictions)
         if not outcome.contradictions:
             outcome.confidence = _confidence(reading, outcome.decision)
+        from .explaining import advice
+
         rec = advice.build(reading.profile, outcome, lang, self.citer, text, engine=self.engine.name,
                            notices=notices)
         rec.notices += self._notices()
@@ -190,6 +258,8 @@ class Advisor:
                          contradictions=state.contradictions)
         if not outcome.contradictions:
             outcome.confidence = _confidence(None, outcome.decision, profile_distributions(state.profile, state.certainty))
+        from .explaining import advice
+
         rec = advice.build(state.profile, outcome, state.lang, self.citer, state.description,
                            engine=self.engine.name, one_shot=True)
         rec.notices += self._notices()
@@ -210,7 +280,7 @@ class Advisor:
 
     def coverage(self) -> CoverageMap:
         """What the article does and does not cover (from the section map)."""
-        from .coverage import build_coverage
+        from .article.coverage import build_coverage
 
         article = load_article()
         return build_coverage(article.section_map.title, article.section_map.title_en, article.sections)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -43,32 +42,3 @@ def detect_lang(text: str) -> str:
     cjk = len(_HAS_CJK.findall(text))
     latin = len(re.findall(r"[A-Za-z]", text))
     return "zh" if cjk and cjk * 3 >= latin * 0.5 else "en"
-
-
-@lru_cache(maxsize=1)
-def _glossary() -> list[tuple[re.Pattern, list[str]]]:
-    import yaml
-    from pydantic import BaseModel, ValidationError
-
-    from .errors import UserError
-    from .knowledge import knowledge_dir, read_text_strict
-
-    class Glossary(BaseModel):
-        terms: dict[str, list[str]]
-
-    path = knowledge_dir() / "glossary.yaml"
-    try:
-        g = Glossary.model_validate(yaml.safe_load(read_text_strict(path)))
-        return [(re.compile(k, re.I), v) for k, v in g.terms.items()]
-    except (yaml.YAMLError, ValidationError, re.error, OSError) as exc:
-        raise UserError(f"{path}: invalid glossary: {str(exc).splitlines()[0]}") from exc
-
-
-def expansion_tokens(query: str) -> list[str]:
-    """Chinese terms (as tokens) for the ideas an English query names, from knowledge/glossary.yaml."""
-    out: list[str] = []
-    for pattern, terms in _glossary():
-        if pattern.search(query):
-            for term in terms:
-                out.extend(tokenize(term))
-    return out

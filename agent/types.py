@@ -203,6 +203,7 @@ class Citation(BaseModel):
     quote: str = Field(description="A verbatim span of the article.")
     title_en: str = ""
     summary_en: str = ""
+    claim: Optional[str] = Field(None, description="The claim this quote backs (an id in knowledge/quotes.yaml).")
 
 
 class Reason(BaseModel):
@@ -232,10 +233,6 @@ class Recommendation(BaseModel):
     assumptions: list[str] = Field(default_factory=list, description="Dimensions assumed, not stated.")
     decided_by: list[str] = Field(default_factory=list, description="Dimensions that settled the outcome.")
     notices: list[str] = []
-
-    def contract_json(self) -> dict:
-        """The DESIGN.md JSON shape (extra keys are additive)."""
-        return self.model_dump(mode="json")
 
 
 # --------------------------------------------------------------------------- golden cases
@@ -407,3 +404,25 @@ class InterviewStep(BaseModel):
     state: Optional[str] = Field(None, description="Opaque, integrity-checked interview state: pass it back unchanged.")
     questions_asked: int = 0
     recommendation: Optional[Recommendation] = None
+
+
+class Glossary(BaseModel):
+    """knowledge/glossary.yaml: an English pattern -> the article's Chinese terms for that idea."""
+
+    terms: dict[str, list[str]]
+
+
+class QuoteSpec(BaseModel):
+    """The article's sentence that states one claim (knowledge/quotes.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+    section: str
+    quote: str = Field(min_length=4)
+    note: str = ""
+
+
+class QuoteMap(BaseModel):
+    """knowledge/quotes.yaml: claim id (e.g. `external_knowledge.yes`, `caveat.cost`) -> its quote."""
+
+    model_config = ConfigDict(extra="forbid")
+    claims: dict[str, QuoteSpec]

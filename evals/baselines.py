@@ -43,8 +43,8 @@ class NearestUseCase:
     """
 
     def __init__(self, embedder=None, article=None):
-        from agent.embeddings import LocalE5
-        from agent.knowledge import load_article
+        from agent.article.embeddings import LocalE5
+        from agent.article.source import load_article
 
         self.embedder = embedder or LocalE5()
         article = article or load_article()

@@ -51,9 +51,9 @@ TARGETS = {  # metric key -> (limit, unit, label)
 # ----------------------------------------------------------------------------- helpers
 
 def _cli() -> list[str]:
-    """The installed `advisor` script next to this interpreter, else `python -m agent.cli`."""
+    """The installed `advisor` script next to this interpreter, else `python -m agent.fronts.cli.main`."""
     script = Path(sys.executable).parent / "advisor"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "agent.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "agent.fronts.cli.main"]
 
 
 def _env(home: Path) -> dict[str, str]:

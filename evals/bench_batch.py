@@ -77,7 +77,7 @@ def _rss_kb(field: str = "VmRSS") -> int:
 def child(inp: Path, out: Path, fsync_every: int) -> dict:
     """One timed run in this process; returns the figures as a dict."""
     from agent.api import Advisor
-    from agent.batch import run_file
+    from agent.fronts.batch.run import run_file
     from agent.settings import Settings
 
     t0 = time.perf_counter()

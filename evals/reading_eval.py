@@ -55,7 +55,7 @@ class Case:
 
 def load_test(directory: Path = TEST_DIR) -> list[Case]:
     """The held-aside test set, validated; a bad line stops with its file and line number."""
-    from agent.policy import decision_of
+    from agent.deciding.policy import decision_of
 
     out = []
     for f in sorted(directory.glob("*.jsonl")):
@@ -117,7 +117,7 @@ def make_reader(name: str):
 
 def evaluate(reader, cases: list[Case]) -> dict:
     """Read every case; accuracies, confidence and the misreads."""
-    from agent.policy import decide, decision_probabilities
+    from agent.deciding.policy import decide, decision_probabilities
 
     rows = []
     t0 = time.perf_counter()

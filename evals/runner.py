@@ -72,7 +72,7 @@ def score_case(case: GoldenCase, rec: Optional[Recommendation], checker, parents
 def evaluate(adv, loaded: LoadedSuite, tick: Optional[Tick] = None, *, interviews: bool = True,
              metamorphic_cases: bool = True, nearest: bool = True) -> dict:
     """Run every metric over the loaded cases with an agent.api.Advisor; returns the result dict."""
-    from agent.knowledge import QuoteChecker, load_article
+    from agent.article.source import QuoteChecker, load_article
 
     tick = tick or (lambda phase, n: None)
     started = time.perf_counter()
@@ -234,7 +234,7 @@ def run_eval(settings: Settings, *, suite: Optional[Path] = None, engine: Option
     from rich.console import Console
 
     from agent.api import Advisor
-    from agent.knowledge import load_article
+    from agent.article.source import load_article
 
     err = Console(stderr=True)
     report_dir = report_path(report)

@@ -68,12 +68,12 @@ def main() -> None:
     home = os.environ.get("ADVISOR_HOME") or tempfile.mkdtemp(prefix="advisor-bench-")
     env = {"ADVISOR_HOME": home, "PYTHONPATH": str(ROOT)}
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "agent.cli", "mcp"], env=env, cwd=str(ROOT))
+    params = StdioServerParameters(command=sys.executable, args=["-m", "agent.fronts.cli.main", "mcp"], env=env, cwd=str(ROOT))
     with open(os.devnull, "w") as devnull:
         report("stdio", anyio.run(timed_session, lambda: Client(stdio_client(params, errlog=devnull)), args.calls))
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "mcp", "--http", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "agent.fronts.cli.main", "mcp", "--http", "--port", str(port)], cwd=ROOT,
                             env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:

@@ -13,9 +13,9 @@ _LOOPBACK = ("127.", "::1", "localhost")
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory):
     """The knowledge index, built once per test session (embedding takes ~10 s)."""
-    from agent.embeddings import LocalE5
-    from agent.index import load_or_build
-    from agent.knowledge import load_article
+    from agent.article.embeddings import LocalE5
+    from agent.article.index import load_or_build
+    from agent.article.source import load_article
 
     folder = tmp_path_factory.mktemp("index-seed")
     load_or_build(load_article(), LocalE5(), folder)

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
-from agent.citations import Citer, shorten
-from agent.index import Sentence
-from agent.knowledge import QuoteChecker, load_article
-from agent.render import to_json, to_markdown
-from agent.retrieval import KnowledgeIndex
-from agent.types import ALL_DIMENSIONS, CORE_DIMENSIONS, DECISIONS, Citation
+from agent.article.quotes import load_quote_map
+from agent.article.source import QuoteChecker, load_article
+from agent.explaining import citations
+from agent.explaining.citations import Citer, shorten
+from agent.explaining.render import to_json, to_markdown
+from agent.types import ALL_DIMENSIONS, CORE_DIMENSIONS, DECISIONS, Citation, QuoteMap
 from agent.wording import wording
 
 DESCRIPTIONS = [
@@ -90,19 +89,20 @@ def test_shorten_keeps_a_verbatim_prefix():
     assert len(short) <= 120 and long.startswith(short) and len(short) >= 20
 
 
-def _tamper(sentence: Sentence) -> Sentence:
-    text = sentence.text
-    return replace(sentence, text=text[: len(text) // 2] + "（以上均为编造）" + text[len(text) // 2:])
+def _tampered_map(only_section: str | None = None) -> QuoteMap:
+    """The quote map with every quote (or those of one section) no longer verbatim."""
+    real = load_quote_map()
+    claims = {cid: spec.model_copy(update={"quote": spec.quote[: len(spec.quote) // 2] + "（以上均为编造）"
+                                            + spec.quote[len(spec.quote) // 2:]})
+              if only_section in (None, spec.section) else spec for cid, spec in real.claims.items()}
+    return QuoteMap(claims=claims)
 
 
 @pytest.mark.parametrize("lang, text", [DESCRIPTIONS[0], DESCRIPTIONS[2], DESCRIPTIONS[9]])
 def test_a_tampered_quote_drops_its_reason_instead_of_showing_it(advisor, monkeypatch, lang, text):
     honest = advisor.recommend(text)
     assert honest.rationale
-    real = KnowledgeIndex.best_sentence
-    monkeypatch.setattr(KnowledgeIndex, "best_sentence",
-                        lambda self, section_id, query: _tamper(real(self, section_id, query)))
-    advisor.__dict__.pop("citer", None)  # a fresh Citer: no cached (honest) quotes
+    monkeypatch.setattr(citations, "load_quote_map", lambda: _tampered_map())
     rec = advisor.recommend(text)
     dumped = json.dumps(to_json(rec), ensure_ascii=False)
     assert "以上均为编造" not in dumped and "以上均为编造" not in to_markdown(rec)
@@ -115,14 +115,7 @@ def test_only_the_reason_with_the_tampered_quote_disappears(advisor, monkeypatch
     honest = advisor.recommend(text)
     target = "considerations.data-dynamics"
     assert target in {c.section_id for r in honest.rationale for c in r.citations}
-    real = KnowledgeIndex.best_sentence
-
-    def best_sentence(self, section_id, query):
-        s = real(self, section_id, query)
-        return _tamper(s) if section_id == target else s
-
-    monkeypatch.setattr(KnowledgeIndex, "best_sentence", best_sentence)
-    advisor.__dict__.pop("citer", None)
+    monkeypatch.setattr(citations, "load_quote_map", lambda: _tampered_map(target))
     rec = advisor.recommend(text)
     cited = {c.section_id for c in _all_citations(rec)}
     assert target not in cited
@@ -131,17 +124,16 @@ def test_only_the_reason_with_the_tampered_quote_disappears(advisor, monkeypatch
 
 
 def test_a_citer_returning_a_non_verbatim_quote_is_never_shown(advisor, monkeypatch):
-    """Even if the quote picker is bypassed, `verified` is the gate."""
-    original = Citer._cite_uncached
+    """Even if the quote map is bypassed, `verified` is the gate."""
+    original = Citer.cite_claim
 
-    def lying(self, section_id, about):
-        c = original(self, section_id, about)
+    def lying(self, claim):
+        c = original(self, claim)
         if c is None:
             return None
         return self.verified(c.model_copy(update={"quote": "RAG 永远比微调好，这是文章说的。"}))
 
-    monkeypatch.setattr(Citer, "_cite_uncached", lying)
-    advisor.__dict__.pop("citer", None)
+    monkeypatch.setattr(Citer, "cite_claim", lying)
     rec = advisor.recommend(DESCRIPTIONS[2][1])
     assert rec.rationale == [] and rec.citations == []
 

@@ -19,9 +19,9 @@ import pytest
 from homes import module_home, offline_advisor
 import yaml
 
-from agent.batch import BatchStats, run_batch, run_rows
-from agent.batch_io import BatchInputError, ResultWriter, Row, open_input
-from agent.render import to_json
+from agent.fronts.batch.run import BatchStats, run_batch, run_rows
+from agent.fronts.batch.files import BatchInputError, ResultWriter, Row, open_input
+from agent.explaining.render import to_json
 from agent.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -315,7 +315,7 @@ def test_kill_mid_run_then_resume_gives_every_id_exactly_once(home, tmp_path, de
     n = 200
     rows = [{"id": f"k{i:03d}", "description": f"{descriptions[i % 3][1]} (Team {i}.)"} for i in range(n)]
     inp, out = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "agent.cli", "batch", str(inp), "--out", str(out), "--engine", "offline"]
+    cmd = [sys.executable, "-m", "agent.fronts.cli.main", "batch", str(inp), "--out", str(out), "--engine", "offline"]
     env = {**os.environ, "ADVISOR_HOME": str(home)}
 
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -341,7 +341,7 @@ def test_kill_mid_run_then_resume_gives_every_id_exactly_once(home, tmp_path, de
 
 
 def test_a_row_that_crashes_fails_alone_but_a_configuration_error_stops_the_batch():
-    from agent.batch import recommend_row
+    from agent.fronts.batch.run import recommend_row
     from agent.errors import UserError
 
     def boom(text):
@@ -549,7 +549,7 @@ def fake_openai(monkeypatch, home):
     server = FakeOpenAI()
     monkeypatch.setenv("OPENAI_BASE_URL", server.url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch-0123456789")
-    monkeypatch.setattr("agent.batch_openai.POLL_SECONDS", (0.01, 0.01))
+    monkeypatch.setattr("agent.fronts.batch.openai_batch.POLL_SECONDS", (0.01, 0.01))
     yield server
     server.close()
 
@@ -597,7 +597,7 @@ def test_openai_batch_submits_polls_and_merges(run, tmp_path, fake_openai, descr
 
 
 def test_openai_batch_is_resumed_from_its_saved_batch_id(home, tmp_path, fake_openai, descriptions, shared_advisor):
-    from agent.batch_openai import run_openai_batch
+    from agent.fronts.batch.openai_batch import run_openai_batch
 
     rows = [{"id": f"b{i}", "description": d} for i, (_, d) in enumerate(descriptions[:3])]
     inp, out = write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"

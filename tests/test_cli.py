@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.knowledge import QuoteChecker, load_article
+from agent.article.source import QuoteChecker, load_article
 from agent.wording import wording
 
 ROOT = Path(__file__).resolve().parents[1]
-CMD = [sys.executable, "-m", "agent.cli"]
+CMD = [sys.executable, "-m", "agent.fronts.cli.main"]
 SALES = "We are building an assistant for our sales team."
 
 

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 import pytest
 
 from agent.errors import UserError
-from agent.knowledge import load_article
-from agent.policy import decide
+from agent.article.source import load_article
+from agent.deciding.policy import decide
 from agent.types import (Citation, DimensionValue, Exchange, GoldenCase, InterviewState, Profile, Reason,
                          Recommendation, Turn)
 from evals import baselines, metamorphic, metrics, runner, simulate
@@ -412,7 +412,7 @@ def test_the_command_exits_3_and_names_the_metric_on_a_regression(tmp_path, monk
 
 @fast
 def test_the_advisor_command_itself_exits_3_on_a_regression(tmp_path, monkeypatch):
-    from agent.cli import main
+    from agent.fronts.cli.main import main
 
     saved = tmp_path / "base.json"
     baselines.save(_result(), saved)
@@ -443,7 +443,7 @@ def test_save_baseline_round_trips_without_timings(tmp_path):
 def test_the_offline_suite_does_not_regress_against_the_committed_baseline(tmp_path):
     """`advisor eval --baseline evals/baseline/offline.json` must exit 0 (the index is seeded once per session)."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "eval", "--engine", "offline", "--json",
+    proc = subprocess.run([sys.executable, "-m", "agent.fronts.cli.main", "eval", "--engine", "offline", "--json",
                            "--baseline", str(BASELINE), "--report", str(tmp_path / "report")],
                           capture_output=True, text=True, cwd=ROOT)
     elapsed = time.perf_counter() - started

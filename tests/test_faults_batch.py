@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from homes import module_home, offline_advisor
 
-from agent.batch import EXIT_INPUT, EXIT_OK, EXIT_RETRYABLE, EXIT_TERMINATED, run_batch
-from agent.batch_io import BatchInputError
+from agent.fronts.batch.run import EXIT_INPUT, EXIT_OK, EXIT_RETRYABLE, EXIT_TERMINATED, run_batch
+from agent.fronts.batch.files import BatchInputError
 from agent.settings import Settings
 
 pytestmark = [pytest.mark.faults, pytest.mark.no_index_seed]
@@ -171,7 +171,7 @@ def test_out_in_a_folder_that_cannot_be_created_is_one_line(run, tmp_path):
 
 
 def test_a_full_disk_is_reported_as_a_full_disk(run, tmp_path, monkeypatch):
-    import agent.batch_io as bio
+    import agent.fronts.batch.files as bio
 
     inp = jsonl(tmp_path / "in.jsonl", [json.dumps({"id": f"r{i}", "description": GOOD}) for i in range(3)])
     out = tmp_path / "out.jsonl"
@@ -197,7 +197,7 @@ def test_sigterm_flushes_like_ctrl_c_and_resume_loses_no_row(fault_home, tmp_pat
     n = 400
     rows = [json.dumps({"id": f"s{i:03d}", "description": f"{GOOD} (Team {i}.)"}) for i in range(n)]
     inp, out = jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "agent.cli", "batch", str(inp), "--out", str(out), "--engine", "offline"]
+    cmd = [sys.executable, "-m", "agent.fronts.cli.main", "batch", str(inp), "--out", str(out), "--engine", "offline"]
     env = {**os.environ, "ADVISOR_HOME": str(fault_home)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

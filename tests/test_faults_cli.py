@@ -13,7 +13,7 @@ import pytest
 from test_cli import advisor_cli, assert_one_line_error
 
 from agent.errors import UserError
-from agent.sessions import NewerDatabaseError, SessionStore
+from agent.store.sessions import NewerDatabaseError, SessionStore
 from agent.types import InterviewState
 
 pytestmark = pytest.mark.faults

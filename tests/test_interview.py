@@ -5,8 +5,8 @@ import itertools
 
 import pytest
 
-from agent.interview import MAX_QUESTIONS, open_dimensions
-from agent.policy import decide, swing_dimensions
+from agent.deciding.interview import MAX_QUESTIONS, open_dimensions
+from agent.deciding.policy import decide, swing_dimensions
 from agent.types import CORE_DIMENSIONS, DimensionValue, InterviewState, Profile
 from agent.wording import wording
 
@@ -70,7 +70,7 @@ def test_with_unknown_answers_it_still_ends(advisor, facts):
 
 
 def test_the_question_limit_holds_even_if_every_answer_keeps_things_open(advisor, monkeypatch):
-    import agent.interview as iv
+    import agent.deciding.interview as iv
 
     monkeypatch.setattr(iv, "swing_dimensions", lambda p, open_dims: list(open_dims))
     state, turns, asked = run(advisor, {}, limit=40)

@@ -3,9 +3,9 @@ import re
 
 import pytest
 
-from agent.chunking import chunk_article
+from agent.article.chunking import chunk_article
 from agent.errors import UserError
-from agent.knowledge import QuoteChecker, load_article, locate, squash
+from agent.article.source import QuoteChecker, load_article, locate, squash
 from agent.types import SectionMap
 
 pytestmark = pytest.mark.no_index_seed

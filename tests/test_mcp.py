@@ -12,11 +12,11 @@ from mcp import Client
 from mcp.types import ElicitResult
 
 from agent.api import Advisor
-from agent.knowledge import QuoteChecker, load_article
-from agent.mcp_server import MAX_ASK_ROUNDS, build_server
-from agent.render import to_json
+from agent.article.source import QuoteChecker, load_article
+from agent.fronts.mcp.server import MAX_ASK_ROUNDS, build_server
+from agent.explaining.render import to_json
 from agent.settings import Settings
-from agent.state_token import load_key
+from agent.store.state_token import load_key
 from test_schemas import validator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def error_line(result) -> str:
 
 
 def cli_error(*args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "agent.fronts.cli.main", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert proc.returncode != 0
     return proc.stderr.strip()
@@ -309,7 +309,7 @@ def test_interview_prompt(server):
 
 
 def test_help_does_not_import_the_mcp_sdk():
-    code = ("import sys\nfrom agent.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys\nfrom agent.fronts.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print('LOADED' if any(m == 'mcp' or m.startswith('mcp.') for m in sys.modules) else 'CLEAN')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.stdout.strip().endswith("CLEAN"), proc.stdout[-300:]

@@ -13,7 +13,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from agent.knowledge import QuoteChecker, load_article
+from agent.article.source import QuoteChecker, load_article
 from test_schemas import validator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def child_env(home: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 def test_stdio_subprocess(clean_env, tmp_path, mode):
-    params = StdioServerParameters(command=sys.executable, args=["-m", "agent.cli", "mcp"],
+    params = StdioServerParameters(command=sys.executable, args=["-m", "agent.fronts.cli.main", "mcp"],
                                    env=child_env(clean_env), cwd=str(ROOT))
     errlog = open(tmp_path / "server.err", "w")
 
@@ -103,7 +103,7 @@ def test_streamable_http_on_loopback(clean_env, tmp_path):
     port = free_port()
     env = {**os.environ, **child_env(clean_env)}
     with open(tmp_path / "server.err", "wb") as errlog:
-        proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "mcp", "--http", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "agent.fronts.cli.main", "mcp", "--http", "--port", str(port)],
                                 cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog)
         try:
             wait_for_port(port, proc, time.monotonic() + 90)
@@ -124,14 +124,14 @@ def test_streamable_http_on_loopback(clean_env, tmp_path):
 
 
 def test_http_listens_on_loopback_only_by_default(clean_env):
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "mcp", "--help"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "agent.fronts.cli.main", "mcp", "--help"], capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
     assert proc.returncode == 0 and "127.0.0.1" in proc.stdout
 
 
 @pytest.mark.parametrize("args, expect", [(("--port", "0"), "--port"), (("--frob",), "No such option")])
 def test_bad_flags_are_one_line(clean_env, args, expect):
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "mcp", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "agent.fronts.cli.main", "mcp", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and expect in lines[0] and "Traceback" not in proc.stderr

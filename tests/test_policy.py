@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from agent.policy import QUESTION_ORDER, decide, swing_dimensions
+from agent.deciding.policy import QUESTION_ORDER, decide, swing_dimensions
 from agent.types import CORE_DIMENSIONS, DECISIONS, DimensionValue, Profile
 
 pytestmark = pytest.mark.no_index_seed

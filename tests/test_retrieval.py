@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from agent.errors import UserError
-from agent.index import _load, cache_key, default_phrases, load_or_build
-from agent.knowledge import load_article, locate
-from agent.retrieval import MAX_QUERY_CHARS, KnowledgeIndex
+from agent.article.index import _load, cache_key, default_phrases, load_or_build
+from agent.article.source import load_article, locate
+from agent.article.retrieval import MAX_QUERY_CHARS, KnowledgeIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -146,7 +146,7 @@ def test_hit_rate_floor_on_the_retrieval_question_set(index):
 
 @pytest.mark.slow
 def test_search_json_on_the_command_line(clean_env):
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "search", "will the model make things up?",
+    proc = subprocess.run([sys.executable, "-m", "agent.fronts.cli.main", "search", "will the model make things up?",
                            "--json", "-k", "3"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
@@ -278,7 +278,7 @@ def test_a_changed_section_map_builds_into_its_own_folder(tmp_path):
 def test_the_local_model_limits_openmp_spinning(monkeypatch):
     import os
 
-    from agent.embeddings import LocalE5
+    from agent.article.embeddings import LocalE5
 
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     LocalE5()

@@ -12,7 +12,7 @@ import pytest
 from agent import schemas
 
 ROOT = Path(__file__).resolve().parents[1]
-CMD = [sys.executable, "-m", "agent.cli"]
+CMD = [sys.executable, "-m", "agent.fronts.cli.main"]
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:

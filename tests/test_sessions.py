@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import UserError
-from agent.sessions import MIGRATIONS, SessionRecord, SessionStore, migrate
+from agent.store.sessions import MIGRATIONS, SessionRecord, SessionStore, migrate
 from agent.types import Exchange, InterviewState, Profile, Recommendation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,7 +227,7 @@ def test_locked_on_open_is_a_user_error(tmp_path: Path):
 CHILD = """
 import sys
 from pathlib import Path
-from agent.sessions import SessionStore
+from agent.store.sessions import SessionStore
 from agent.types import Exchange, InterviewState
 store = SessionStore(Path(sys.argv[1]))
 sid = store.create(InterviewState(description="killed mid-chat"))

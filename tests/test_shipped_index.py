@@ -1,9 +1,9 @@
 """The prebuilt index in knowledge/index/ matches the bundled article, section map and wording."""
 import pytest
 
-from agent.embeddings import LocalE5
-from agent.index import SHIPPED_DIR, _load, cache_key, default_phrases, load_or_build
-from agent.knowledge import load_article
+from agent.article.embeddings import LocalE5
+from agent.article.index import SHIPPED_DIR, _load, cache_key, default_phrases, load_or_build
+from agent.article.source import load_article
 
 pytestmark = pytest.mark.no_index_seed
 

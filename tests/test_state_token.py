@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from agent.errors import UserError
-from agent.state_token import PREFIX, _mac, load_key, seal, unseal
+from agent.store.state_token import PREFIX, _mac, load_key, seal, unseal
 from agent.types import InterviewState
 
 KEY = b"s" * 32

@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from agent.policy import decision_of
+from agent.deciding.policy import decision_of
 
 from . import corpus as corpus_mod
 from .sheets import CODES

@@ -11,7 +11,7 @@ import random
 import sys
 from pathlib import Path
 
-from agent.policy import decide
+from agent.deciding.policy import decide
 from agent.types import DimensionValue, Profile
 
 CODES = {"ek": "external_knowledge", "ma": "model_adaptation", "hc": "hallucination_critical",

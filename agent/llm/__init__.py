@@ -1,4 +1,1 @@
-"""The LLM engine: the same advisor through any OpenAI-compatible endpoint."""
-from .select import make_engine
-
-__all__ = ["make_engine"]
+"""Transport to an OpenAI-compatible endpoint: client, deadlines, structured-output forms, usage."""

@@ -536,3 +536,9 @@ def _not_openai(obj: Any) -> EndpointFailure:
         return _html_failure()
     return EndpointFailure("endpoint answered something that is not the OpenAI API: check "
                            "OPENAI_BASE_URL (it usually ends in /v1)", "path")
+
+
+def describe_endpoint_failure(settings: Settings, exc: BaseException) -> str:
+    """One line for any failure talking to the endpoint (the client's wording when it knows the error)."""
+    failure = LLMClient(settings).describe(exc)
+    return str(failure) if failure else f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"

@@ -5,10 +5,10 @@ import pytest
 from fake_openai import chat, server_error
 from llm_fakes import OFFLINE_ADVICE, TEST_KEY, FakeFallback, FakeRetriever, make_rec
 
-from agent.llm import prompts
+from agent.engines import llm_prompts as prompts
 from agent.llm.client import LLMClient
-from agent.llm.engine import LLMEngine
-from agent.llm.markers import MarkerFilter, clean
+from agent.engines.llm import LLMEngine
+from agent.engines.llm_markers import MarkerFilter, clean
 
 ADVICE = ("RAG fits: your answers live in the wiki, not in the model [1]. Because it changes, "
           "retrieval keeps answers current [2]. Fine-tuning would freeze them [9]. [1, 2, 7]")

@@ -152,7 +152,7 @@ def test_usage_and_estimated_cost():
 
 
 def test_no_client_is_built_at_import():
-    code = ("import sys, agent.llm, agent.llm.engine, agent.llm.embeddings, agent.cli_llm;"
+    code = ("import sys, agent.llm, agent.engines.llm, agent.llm.embeddings, agent.engines.doctor;"
             "print('openai' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

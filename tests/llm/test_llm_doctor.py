@@ -10,7 +10,8 @@ from fake_openai import FakeOpenAI, chat, html
 from llm_fakes import TEST_KEY
 from typer.testing import CliRunner
 
-from agent.cli_llm import doctor, mask
+from agent.fronts.cli.doctor import doctor
+from agent.engines.doctor import mask
 
 app = typer.Typer()
 app.command("doctor")(doctor)

@@ -7,10 +7,10 @@ import pytest
 from fake_openai import chat, server_error, slow
 from llm_fakes import TEST_KEY, FakeFallback
 
-from agent.llm import prompts
+from agent.engines import llm_prompts as prompts
 from agent.llm.client import LLMClient
-from agent.llm.engine import CAPS, LLMEngine
-from agent.llm.extraction import Extraction, Finding, locate, to_profile
+from agent.engines.llm import CAPS, LLMEngine
+from agent.reading.llm import Extraction, Finding, locate, to_profile
 
 WIKI = ("We want an assistant that answers employee questions from our internal wiki. "
         "The wiki changes every week, and wrong answers would embarrass us in front of staff.")

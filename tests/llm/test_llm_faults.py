@@ -14,7 +14,7 @@ from fake_openai import FakeOpenAI, chat, fault
 from llm_fakes import OFFLINE_ADVICE, TEST_KEY, FakeFallback, make_rec
 
 from agent.llm.client import LLMClient
-from agent.llm.engine import CAPS, LLMEngine
+from agent.engines.llm import CAPS, LLMEngine
 
 DEADLINE = 3.0
 SLACK = 2.0  # the guarantee: a turn never runs past its deadline by more than this
@@ -96,7 +96,7 @@ def test_a_huge_streamed_advice_stops_at_its_cap(fake, settings_for):
     fake.enqueue(chat(FINDINGS), chat("word " * 40_000))
     engine, _ = engine_for(fake, settings_for)
     _, advice = one_turn(engine)
-    from agent.llm.engine import MAX_ADVICE_CHARS
+    from agent.engines.llm import MAX_ADVICE_CHARS
     assert len(advice) <= MAX_ADVICE_CHARS
     assert any("cut short at its length cap" in n for n in engine.drain_notices())
 
@@ -132,7 +132,7 @@ def test_a_repair_does_not_starve_the_advice(fake, settings_for):
 
 def run_cli(*args: str, env: dict, timeout: float = 120) -> tuple[int, str, str, float]:
     start = time.monotonic()
-    p = subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "agent.fronts.cli.main", *args], capture_output=True,
                        text=True, env={**os.environ, **env}, timeout=timeout)
     return p.returncode, p.stdout, p.stderr, time.monotonic() - start
 
@@ -174,14 +174,14 @@ def test_chat_saves_the_streamed_advices_tokens_to_the_session(tmp_path):
         server.enqueue(chat(FINDINGS))
         env["OPENAI_BASE_URL"] = server.url
         start = time.monotonic()
-        p = subprocess.run([sys.executable, "-m", "agent.cli", "chat", "--engine", "llm"],
+        p = subprocess.run([sys.executable, "-m", "agent.fronts.cli.main", "chat", "--engine", "llm"],
                            input=f"{WIKI}\njust recommend\n", capture_output=True, text=True,
                            env={**os.environ, **env}, timeout=120)
         assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
         assert time.monotonic() - start < 60
         sent = server.chat_requests()
         sid = p.stderr.split("Session ", 1)[1].split()[0]
-        q = subprocess.run([sys.executable, "-m", "agent.cli", "sessions", "export", sid,
+        q = subprocess.run([sys.executable, "-m", "agent.fronts.cli.main", "sessions", "export", sid,
                             "--format", "json"], capture_output=True, text=True,
                            env={**os.environ, **env}, timeout=60)
     usage = json.loads(q.stdout)["usage"]

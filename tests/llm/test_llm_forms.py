@@ -7,8 +7,8 @@ from fake_openai import FakeOpenAI, chat, server_error
 from llm_fakes import TEST_KEY, FakeFallback
 
 from agent.llm.client import LLMClient
-from agent.llm.engine import LLMEngine
-from agent.llm.extraction import Extraction
+from agent.engines.llm import LLMEngine
+from agent.reading.llm import Extraction
 from agent.llm.forms import FORMS, FormMemory, response_format
 
 FINDINGS = json.dumps({"findings": [{"dimension": "external_knowledge", "value": "yes",

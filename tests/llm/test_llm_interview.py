@@ -9,7 +9,7 @@ from fake_openai import chat
 from llm_fakes import OFFLINE_ADVICE, TEST_KEY, FakeFallback, FakeRetriever, make_rec
 
 from agent.llm.client import LLMClient
-from agent.llm.engine import LLMEngine
+from agent.engines.llm import LLMEngine
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

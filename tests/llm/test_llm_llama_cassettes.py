@@ -15,9 +15,9 @@ import pytest
 from conftest import REAL, RECORD, USE_REAL, use_cassette
 from llm_fakes import FakeFallback, FakeRetriever, make_rec
 
-from agent.llm import prompts
+from agent.engines import llm_prompts as prompts
 from agent.llm.client import LLMClient
-from agent.llm.engine import CAPS, LLMEngine
+from agent.engines.llm import CAPS, LLMEngine
 from agent.llm.forms import FORMS
 from agent.types import Profile
 

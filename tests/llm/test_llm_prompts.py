@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from agent.llm import prompts
+from agent.engines import llm_prompts as prompts
 from agent.types import ALL_DIMENSIONS, DimensionValue, Profile
 
 

@@ -21,7 +21,7 @@ import pytest
 from counting_proxy import CountingProxy
 from llama_server import ALIAS, LlamaServer, missing
 
-from agent.llm.engine import CAPS
+from agent.engines.llm import CAPS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -67,7 +67,7 @@ def advisor(proxy: CountingProxy, home, *args: str, stdin: str = "",
            "ADVISOR_LLM_TIMEOUT": str(deadline), "ADVISOR_LLM_CALL_LOG": str(log)}
     before = len(proxy.chats())
     start = time.monotonic()
-    p = subprocess.run([sys.executable, "-m", "agent.cli", *args], input=stdin,
+    p = subprocess.run([sys.executable, "-m", "agent.fronts.cli.main", *args], input=stdin,
                        capture_output=True, text=True, env=env, timeout=300)
     took = time.monotonic() - start
     calls = proxy.chats()[before:]

@@ -1,7 +1,7 @@
 """Fixtures for the Slack bot's tests: a clean environment, the fake Slack, the running bot.
 
 The bot is the real Bolt app (`create_app`) served over HTTP on 127.0.0.1 by the production
-server (`agent.slack_server`: uvicorn in a thread, on a random port); its Web API client
+server (`agent.fronts.slack.server`: uvicorn in a thread, on a random port); its Web API client
 points at `FakeSlackAPI` through SLACK_API_BASE_URL. The knowledge index is built
 once per test session and the one offline Advisor is shared; each test gets its own
 ADVISOR_HOME (so its own session database).
@@ -66,7 +66,7 @@ class RunningBot:
     and Slack's side of the conversation."""
 
     def __init__(self, app, settings: Settings, api: FakeSlackAPI, limits=None):
-        from agent.slack_server import ServerLimits, SlackASGI
+        from agent.fronts.slack.server import ServerLimits, SlackASGI
 
         self.app = app
         self.settings = settings
@@ -78,17 +78,17 @@ class RunningBot:
 
     def idle(self, timeout: float = 10.0) -> None:
         """Wait until every acknowledged request's work has finished."""
-        from agent.slack_app import wait_idle
+        from agent.fronts.slack.app import wait_idle
 
         assert wait_idle(self.app, timeout), f"the bot was still working after {timeout}s"
 
     def store(self):
-        from agent.sessions import SessionStore
+        from agent.store.sessions import SessionStore
 
         return SessionStore(self.settings.db_path)
 
     def close(self, wait: bool = True) -> None:
-        from agent.slack_app import close_app
+        from agent.fronts.slack.app import close_app
 
         if wait:
             self.idle()
@@ -98,7 +98,7 @@ class RunningBot:
 
 def serve_in_thread(asgi, limits=None):
     """Start uvicorn (as `advisor slack` configures it) on 127.0.0.1, port 0, in a thread; wait until it listens."""
-    from agent.slack_server import ServerLimits, make_server
+    from agent.fronts.slack.server import ServerLimits, make_server
 
     server = make_server(asgi, "127.0.0.1", 0, limits=limits or ServerLimits())
     server.config.lifespan = "off"
@@ -120,7 +120,7 @@ def stop_server(server) -> None:
 @pytest.fixture
 def make_bot(settings, fake_api, shared_advisor):
     """Start the bot (optionally with another advisor); stopped at the end of the test."""
-    from agent.slack_app import create_app
+    from agent.fronts.slack.app import create_app
 
     bots: list[RunningBot] = []
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from agent import slack_blocks as kit
-from agent.slack_app import plain_text, thread_key
+from agent.explaining import slack_blocks as kit
+from agent.fronts.slack.app import plain_text, thread_key
 from agent.types import (CORE_DIMENSIONS, Citation, DimensionValue, OpenQuestion, Profile, Reason,
                          Recommendation, Turn)
 

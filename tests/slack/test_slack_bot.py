@@ -36,7 +36,7 @@ def test_url_verification_echoes_the_challenge(bot):
 
 
 def test_missing_settings_are_one_line_errors_naming_the_variable(tmp_path, fake_api):
-    from agent.slack_app import create_app, serve
+    from agent.fronts.slack.app import create_app, serve
 
     with pytest.raises(UserError, match="SLACK_BOT_TOKEN"):
         create_app(slack_settings(tmp_path / "home", fake_api.api_url, SLACK_BOT_TOKEN=None))
@@ -49,7 +49,7 @@ def test_missing_settings_are_one_line_errors_naming_the_variable(tmp_path, fake
 
 
 def test_a_rejected_token_is_reported_without_the_token(tmp_path, fake_api):
-    from agent.slack_app import create_app
+    from agent.fronts.slack.app import create_app
 
     wrong = "xoxb-wrong-token-1234567890"
     with pytest.raises(UserError) as err:
@@ -297,7 +297,7 @@ def test_a_button_from_another_channel_cannot_read_a_session(bot, fake_api):
 
 
 def test_socket_mode_needs_no_signing_secret(tmp_path, fake_api, shared_advisor):
-    from agent.slack_app import create_app
+    from agent.fronts.slack.app import create_app
 
     app = create_app(slack_settings(tmp_path / "home", fake_api.api_url, SLACK_SIGNING_SECRET=None),
                      shared_advisor, socket=True)
@@ -309,7 +309,7 @@ def test_socket_mode_requests_go_through_the_same_durable_inbox(tmp_path, fake_a
     from slack_bolt.adapter.socket_mode.internals import run_bolt_app
     from slack_sdk.socket_mode.request import SocketModeRequest
 
-    from agent.slack_app import close_app, create_app, wait_idle
+    from agent.fronts.slack.app import close_app, create_app, wait_idle
 
     app = create_app(slack_settings(tmp_path / "home", fake_api.api_url, SLACK_SIGNING_SECRET=None),
                      shared_advisor, socket=True)

@@ -108,7 +108,7 @@ def _status_of_announced_body(port: int, length: int) -> int:
 
 
 def test_a_chunked_body_over_the_cap_is_cut_off_while_it_is_read(make_bot, fake_api):
-    from agent.slack_server import ServerLimits
+    from agent.fronts.slack.server import ServerLimits
 
     bot = make_bot(limits=ServerLimits(max_body_bytes=10_000))
     with socket.create_connection(("127.0.0.1", bot.port), timeout=10) as sock:
@@ -148,7 +148,7 @@ class _Staller:
 
 
 def test_50_concurrent_mentions_are_acked_in_time_and_answered_once_despite_stalled_clients(make_bot, fake_api):
-    from agent.slack_server import ServerLimits
+    from agent.fronts.slack.server import ServerLimits
 
     bot = make_bot(limits=ServerLimits(header_timeout=2.0, body_timeout=2.0))
     port = bot.port
@@ -200,7 +200,7 @@ def test_50_concurrent_mentions_are_acked_in_time_and_answered_once_despite_stal
 
 def test_a_crash_after_the_ack_is_finished_by_the_next_start_and_a_retry_is_not_answered_again(
         settings, fake_api, shared_advisor, monkeypatch):
-    from agent.slack_app import SlackBot, create_app
+    from agent.fronts.slack.app import SlackBot, create_app
     from conftest import RunningBot
 
     real_deliver = SlackBot.deliver
@@ -246,7 +246,7 @@ def _start_bot_process(home: Path, api_url: str, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ADVISOR_", "OPENAI_"))}
     env.update({"ADVISOR_HOME": str(home), "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                 "SLACK_API_BASE_URL": api_url, "ADVISOR_ENGINE": "offline"})
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "slack", "--host", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "agent.fronts.cli.main", "slack", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -288,7 +288,7 @@ def test_kill_9_under_load_then_restart_answers_every_acked_mention_once(tmp_pat
                           where=lambda c: c.channel == "C0KILL")
         deadline = time.monotonic() + 30  # let the restarted bot finish and settle
         while time.monotonic() < deadline:
-            from agent.sessions import SessionStore
+            from agent.store.sessions import SessionStore
             with SessionStore(home / "sessions.db") as store:
                 if not store.inbox_unfinished():
                     break

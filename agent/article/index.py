@@ -1,0 +1,218 @@
+"""The knowledge index: chunks and sentences with their vectors, cached on disk.
+
+The cache folder is named by a fingerprint of the source, the section map, the chunking
+recipe and the embedding model, so any change to one of them builds a new index by
+itself. Files are written to a temporary folder and renamed into place, and a manifest
+with checksums is checked on load: a half-written or corrupt cache is rebuilt, never used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import CHUNK_CHARS, CHUNK_OVERLAP, chunk_article
+from .embeddings import Embedder
+from .source import Article, knowledge_dir
+from ..types import Chunk
+
+INDEX_VERSION = 5
+# A prebuilt index for the bundled article and model ships inside the package (refresh it with
+# `python -m agent.article.index --ship`); it is used only when its cache key matches exactly.
+SHIPPED_DIR = knowledge_dir() / "index"
+_SENTENCE = re.compile(r"[^。！？!?；\n]+[。！？!?；]?")
+
+
+@dataclass
+class Sentence:
+    section_id: str
+    text: str
+    source_start: int
+    source_end: int
+
+
+@dataclass
+class IndexData:
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentences: list[Sentence]
+    sentence_vectors: np.ndarray
+    section_ids: list[str]
+    section_vectors: np.ndarray
+    phrases: list[str]
+    phrase_vectors: np.ndarray
+    path: Path | None = None
+    built: bool = False
+    build_seconds: float = 0.0
+
+
+def split_sentences(article: Article) -> list[Sentence]:
+    """Every sentence of every section, with offsets into the source file."""
+    out = []
+    for sec in article.sections:
+        for m in _SENTENCE.finditer(sec.text):
+            text = m.group(0).strip().lstrip("•").strip()
+            if len(text) < 12:  # captions such as 图片由作者提供 are not quotable reasons
+                continue
+            start = sec.start + m.start() + m.group(0).index(text)
+            out.append(Sentence(sec.id, text, start, start + len(text)))
+    return out
+
+
+def passage_text(chunk: Chunk, title_en: str) -> str:
+    """What the dense model sees: heading path and English title give it cross-lingual hooks."""
+    return f"{' / '.join(chunk.heading_path)} ({title_en})\n{chunk.text}"
+
+
+def section_card(section) -> str:
+    """What the dense model sees of a whole section: its headings and our English title and summary."""
+    return f"{' / '.join(section.heading_path)}\n{section.title_en}. {section.summary_en}"
+
+
+def cache_key(article: Article, embedder: Embedder, phrases: list[str]) -> str:
+    phrase_hash = hashlib.sha256("\n".join(phrases).encode()).hexdigest()[:12]
+    recipe = (f"{article.fingerprint()}|{CHUNK_CHARS}|{CHUNK_OVERLAP}|{embedder.name}|{phrase_hash}"
+              f"|v{INDEX_VERSION}")
+    return hashlib.sha256(recipe.encode()).hexdigest()[:20]
+
+
+def default_phrases() -> list[str]:
+    """The English texts citations are chosen for (reason, caveat and question templates)."""
+    from ..wording import wording
+
+    w = wording()
+    out = [t.en for by_value in w.reasons.values() for t in by_value.values()]
+    out += [w.prompting_reason.en, w.use_case_reason["en"]]
+    out += [c.en for c in w.caveats.values()] + [q.en.why for q in w.questions.values()]
+    return sorted(set(out))
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _load(folder: Path) -> IndexData | None:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+        files = manifest["files"]
+        if set(files) != {"chunks.json", *(f"{v}.npy" for v in _VECTORS)}:
+            return None  # a manifest that does not vouch for every file vouches for none
+        for name, digest in files.items():
+            if _sha(folder / name) != digest:
+                return None
+        raw = json.loads((folder / "chunks.json").read_text("utf-8"))
+        chunks = [Chunk.model_validate(c) for c in raw["chunks"]]
+        sentences = [Sentence(**s) for s in raw["sentences"]]
+        vec = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in _VECTORS}
+        data = IndexData(chunks, vec["chunk_vectors"], sentences, vec["sentence_vectors"],
+                         raw["section_ids"], vec["section_vectors"], raw["phrases"], vec["phrase_vectors"],
+                         path=folder)
+        sizes = ((data.chunk_vectors, chunks), (data.sentence_vectors, sentences),
+                 (data.section_vectors, data.section_ids), (data.phrase_vectors, data.phrases))
+        if any(v.shape[0] != len(items) for v, items in sizes):
+            return None
+        return data
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+_VECTORS = ("chunk_vectors", "sentence_vectors", "section_vectors", "phrase_vectors")
+
+
+def build(article: Article, embedder: Embedder, phrases: list[str] = ()) -> IndexData:
+    """Chunk, split and embed the article, its section cards and the advisor's fixed phrases."""
+    t0 = time.perf_counter()
+    titles = {s.id: s.title_en for s in article.sections}
+    chunks = chunk_article(article)
+    sentences = split_sentences(article)
+    sections = list(article.sections)
+    cv = embedder.passages([passage_text(c, titles[c.section_id]) for c in chunks])
+    sv = embedder.passages([s.text for s in sentences])
+    secv = embedder.passages([section_card(s) for s in sections])
+    # Fixed phrases (reason templates) are embedded as queries once, here, so that picking a
+    # citation's quote at run time costs a dot product instead of a model call.
+    if not phrases:
+        pv = np.zeros((0, cv.shape[1]), np.float32)
+    elif hasattr(embedder, "queries"):
+        pv = embedder.queries(list(phrases))
+    else:
+        pv = np.stack([embedder.query(p) for p in phrases])
+    return IndexData(chunks, cv, sentences, sv, [s.id for s in sections], secv, list(phrases), pv,
+                     built=True, build_seconds=time.perf_counter() - t0)
+
+
+def _save(data: IndexData, folder: Path) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        payload = {"chunks": [c.model_dump() for c in data.chunks],
+                   "sentences": [s.__dict__ for s in data.sentences],
+                   "section_ids": data.section_ids, "phrases": data.phrases}
+        (tmp / "chunks.json").write_text(json.dumps(payload, ensure_ascii=False), "utf-8")
+        for name in _VECTORS:
+            np.save(tmp / f"{name}.npy", getattr(data, name))
+        files = {n: _sha(tmp / n) for n in ["chunks.json", *(f"{v}.npy" for v in _VECTORS)]}
+        (tmp / "manifest.json").write_text(json.dumps({"files": files}), "utf-8")
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_or_build(article: Article, embedder: Embedder, index_dir: Path,
+                  rebuild: bool = False, phrases: list[str] | None = None) -> IndexData:
+    """The cached index for this article and embedder; built (and saved) when missing or bad."""
+    phrases = list(phrases if phrases is not None else default_phrases())
+    key = cache_key(article, embedder, phrases)
+    folder = index_dir / key
+    if not rebuild:
+        data = _load(folder)
+        if data is not None:
+            return data
+        shipped = _load(SHIPPED_DIR / key)
+        if shipped is not None:  # the package ships this exact index: a first run needs no build
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copytree(SHIPPED_DIR / key, folder, dirs_exist_ok=True)
+                shipped.path = folder
+            except OSError:
+                pass
+            return shipped
+    data = build(article, embedder, phrases)
+    try:
+        _save(data, folder)
+        data.path = folder
+    except OSError:
+        pass  # a read-only home still gets a working (uncached) index
+    return data
+
+
+def ship(article: Article, embedder: Embedder) -> Path:
+    """Write the index for the bundled article and model into the package (replacing the old one)."""
+    data = build(article, embedder, default_phrases())
+    folder = SHIPPED_DIR / cache_key(article, embedder, data.phrases)
+    if SHIPPED_DIR.exists():
+        shutil.rmtree(SHIPPED_DIR)
+    _save(data, folder)
+    return folder
+
+
+if __name__ == "__main__":  # python -m agent.article.index --ship
+    import sys
+
+    from .embeddings import LocalE5
+    from .source import load_article
+
+    if sys.argv[1:] != ["--ship"]:
+        sys.exit("usage: python -m agent.article.index --ship")
+    print(ship(load_article(), LocalE5()))

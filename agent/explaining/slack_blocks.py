@@ -1,0 +1,262 @@
+"""Block Kit renderings for the Slack bot: questions with answer buttons, the advice, citations.
+
+Pure functions from the advisor's types to Slack message payloads (lists of blocks), so they
+can be tested without Slack. Slack's limits are respected here: at most 50 blocks a message,
+3000 characters a section, 2000 a button value, 150 a header or button label.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from ..types import CORE_DIMENSIONS, Citation, Reason, Recommendation, Turn
+from ..wording import wording
+
+# action_id prefixes; each button's id is unique within its message (e.g. "advisor_answer:yes").
+ANSWER_ACTION = "advisor_answer"
+WHY_ACTION = "advisor_why"
+SHARE_ACTION = "advisor_share"
+QUESTION_BLOCK = "advisor_q"  # block_id "advisor_q:<dimension>:<step>" marks which question the buttons answer
+
+SECTION_MAX = 3000
+HEADER_MAX = 150
+MAX_REASONS = 15  # per list (reasons, caveats): keeps a message under Slack's 50 blocks
+
+# What each answer button sends to Advisor.reply, per language.
+ANSWER_VALUES = {
+    "en": {"yes": "yes", "no": "no", "unknown": "don't know", "finish": "just recommend"},
+    "zh": {"yes": "是", "no": "否", "unknown": "不知道", "finish": "直接推荐"},
+}
+# Button labels; questions that are not literally yes/no get labels that say what yes means.
+_ANSWER_LABELS = {
+    "en": {None: ("Yes", "No"),
+           "labeled_data": ("Plenty (thousands)", "Few or none"),
+           "data_dynamics": ("Changes often", "Mostly static")},
+    "zh": {None: ("是", "否"),
+           "labeled_data": ("很多（上千条）", "很少或没有"),
+           "data_dynamics": ("经常变化", "基本不变")},
+}
+
+LABELS = {
+    "en": {"unknown": "Don't know", "finish": "Just recommend", "why_button": "why?", "share": "Share in channel",
+           "profile": "Profile", "reasons": "Why", "caveats": "Caveats", "open": "What would change the advice",
+           "confidence": "confidence", "engine": "engine", "shared_by": "Shared by <@{user}>",
+           "hint": "Use the buttons or reply in this thread · skip · why? · back · just recommend",
+           "answered": "<@{user}> answered: *{answer}*", "citation_of": "Cited for: {reason}",
+           "stale": "That question has already been answered; the interview has moved on.",
+           "finished": "This interview is finished ({decision}). Mention me in a new message to start another.",
+           "gone": "I no longer have this conversation stored; mention me in a new message to start again.",
+           "usage": "Usage: `/advisor DESCRIPTION`, e.g. `/advisor a support bot over our wiki that changes weekly`. "
+                    "For an interview, mention me or send me a direct message.",
+           "error": "Sorry, something went wrong on my side. Please try again.",
+           "shared": "Shared in the channel."},
+    "zh": {"unknown": "不知道", "finish": "直接推荐", "why_button": "为什么？", "share": "分享到频道",
+           "profile": "画像", "reasons": "理由", "caveats": "注意事项", "open": "哪些回答会改变建议",
+           "confidence": "置信度", "engine": "引擎", "shared_by": "由 <@{user}> 分享",
+           "hint": "点按钮或在此线程中回复 · 跳过 · 为什么 · 返回 · 直接推荐",
+           "answered": "<@{user}> 回答：*{answer}*", "citation_of": "引用依据：{reason}",
+           "stale": "这个问题已经回答过了，访谈已继续。",
+           "finished": "这次访谈已结束（{decision}）。在新消息中提及我即可开始新的访谈。",
+           "gone": "这段对话已不在记录中；在新消息中提及我即可重新开始。",
+           "usage": "用法：`/advisor 项目描述`。如需访谈，请提及我或给我发私信。",
+           "error": "抱歉，我这边出了点问题，请重试。",
+           "shared": "已分享到频道。"},
+}
+_ICONS = {"yes": ":white_check_mark:", "no": ":x:", "unknown": ":grey_question:"}
+
+# Slack's assistant surface (the AI-app side panel): the prompts offered when a thread opens
+# (at most four; the language is not known yet, so both) and the status shown while it works.
+SUGGESTED_PROMPTS = [
+    {"title": "We want a bot over our docs",
+     "message": "We want a bot that answers our staff's questions from our internal docs, which change every week."},
+    {"title": "Should we fine-tune for our tone?",
+     "message": "Should we fine-tune a model so it writes replies in our brand's tone? We have about 5,000 past replies."},
+    {"title": "Summaries in our house style",
+     "message": "We need summaries of legal contracts in our firm's house style; we have 20k examples."},
+    {"title": "基于内部文档的问答机器人",
+     "message": "我们想做一个基于公司内部文档的问答机器人，文档每周更新，回答需要给出出处。"},
+]
+PROMPTS_TITLE = "Describe your LLM project, or try one of these · 描述你的项目，或试试这些："
+STATUS = {"en": "is reading your project…", "zh": "正在分析你的项目…"}
+
+
+def assistant_greeting(intros: dict[str, str]) -> str:
+    """The first message of an assistant thread: the interview's intro in both languages."""
+    return escape(intros["en"] + "\n" + intros["zh"])
+
+
+def labels(lang: str) -> dict[str, str]:
+    return LABELS.get(lang, LABELS["en"])
+
+
+def escape(text: str) -> str:
+    """Text made safe for mrkdwn: Slack's three control characters escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _blockquote(text: str) -> str:
+    return "\n".join("> " + line for line in text.splitlines() if line.strip()) or "> "
+
+
+def _section(text: str, accessory: Optional[dict] = None, block_id: Optional[str] = None) -> dict:
+    block = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_MAX)}}
+    if accessory:
+        block["accessory"] = accessory
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_MAX)}]}
+
+
+def _button(text: str, action_id: str, value: str, style: Optional[str] = None) -> dict:
+    b = {"type": "button", "text": {"type": "plain_text", "text": clip(text, 75), "emoji": True},
+         "action_id": action_id, "value": value}
+    if style:
+        b["style"] = style
+    return b
+
+
+# --------------------------------------------------------------------------- interview
+
+def _yes_no_labels(lang: str, dimension: Optional[str]) -> tuple[str, str]:
+    table = _ANSWER_LABELS.get(lang, _ANSWER_LABELS["en"])
+    return table.get(dimension) or table[None]
+
+
+def answer_label(lang: str, dimension: Optional[str], value: str) -> str:
+    """The button label that sent `value` (for the "X answered: …" line)."""
+    vals = ANSWER_VALUES.get(lang, ANSWER_VALUES["en"])
+    yes, no = _yes_no_labels(lang, dimension)
+    return {vals["yes"]: yes, vals["no"]: no, vals["unknown"]: labels(lang)["unknown"],
+            vals["finish"]: labels(lang)["finish"]}.get(value, value)
+
+
+def question_blocks(turn: Turn, lang: str, step: int) -> list[dict]:
+    """A question, why it matters, and yes / no / don't know / just recommend buttons."""
+    q = turn.question
+    dim = q.dimension if q else None
+    vals, L = ANSWER_VALUES.get(lang, ANSWER_VALUES["en"]), labels(lang)
+    yes, no = _yes_no_labels(lang, dim)
+    blocks = [_section(f"*{escape(turn.text)}*")]
+    if q and q.why:
+        blocks.append(_context(escape(q.why)))
+    blocks.append({"type": "actions", "block_id": f"{QUESTION_BLOCK}:{dim}:{step}", "elements": [
+        _button(yes, f"{ANSWER_ACTION}:yes", vals["yes"], "primary"),
+        _button(no, f"{ANSWER_ACTION}:no", vals["no"]),
+        _button(L["unknown"], f"{ANSWER_ACTION}:unknown", vals["unknown"]),
+        _button(L["finish"], f"{ANSWER_ACTION}:finish", vals["finish"]),
+    ]})
+    blocks.append(_context(L["hint"]))
+    return blocks
+
+
+def parse_question_block(block_id: str) -> tuple[Optional[str], int]:
+    """(dimension, step) from a question's block_id; (None, -1) when it is not one."""
+    m = re.fullmatch(rf"{QUESTION_BLOCK}:([a-z_]+):(\d+)", block_id or "")
+    return (m.group(1), int(m.group(2))) if m else (None, -1)
+
+
+def answered_blocks(question: str, answer: str, user: str, lang: str) -> list[dict]:
+    """The question message once answered: the buttons replaced by who answered what."""
+    return [_section(f"*{escape(question)}*"),
+            _context(labels(lang)["answered"].format(user=user, answer=escape(answer)))]
+
+
+# --------------------------------------------------------------------------- advice
+
+def _heading(c: Citation, lang: str) -> str:
+    head = c.heading_path[-1] if c.heading_path else c.section_id
+    return f"{head} ({c.title_en})" if lang == "en" and c.title_en else head
+
+
+def _reason_text(r: Reason, lang: str) -> str:
+    lines = [f"• {escape(r.text)}"]
+    for c in r.citations:
+        lines.append(_blockquote(f"「{escape(c.quote)}」"))
+        lines.append(f"> — _{escape(_heading(c, lang))}_")
+    return "\n".join(lines)
+
+
+def _profile_fields(rec: Recommendation) -> list[dict]:
+    names = wording().dimension_names[rec.lang]
+    dims = list(CORE_DIMENSIONS) + [d for d, v in rec.profile.known().items()
+                                    if d not in CORE_DIMENSIONS and v.value == "yes"]
+    fields = []
+    for dim in dims[:10]:  # Slack allows 10 fields a section
+        dv = rec.profile.get(dim)
+        fields.append({"type": "mrkdwn",
+                       "text": f"*{escape(names.get(dim, dim))}*\n{_ICONS[dv.value]} {dv.value} · _{dv.source}_"})
+    return fields
+
+
+def recommendation_blocks(rec: Recommendation, session_id: str, *, advice_text: str = "",
+                          shareable: bool = False, shared_by: Optional[str] = None) -> list[dict]:
+    """The advice: decision, compact profile, cited reasons with "why?" buttons, caveats."""
+    w, L = wording(), labels(rec.lang)
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "emoji": True,
+                                    "text": clip(w.decision_names[rec.lang][rec.decision], HEADER_MAX)}},
+        _section(escape(w.headline[rec.lang][rec.decision])),
+        _context(f"{L['confidence']} {rec.confidence:.2f} · {L['engine']} {escape(rec.engine)}"
+                 + (" · " + L["shared_by"].format(user=shared_by) if shared_by else "")),
+    ]
+    if advice_text.strip():
+        blocks.append(_section(escape(advice_text.strip())))
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{L['profile']}*"},
+                   "fields": _profile_fields(rec)})
+    for kind, title, items in (("r", L["reasons"], rec.rationale), ("c", L["caveats"], rec.caveats)):
+        if not items:
+            continue
+        blocks += [{"type": "divider"}, _section(f"*{title}*")]
+        for i, r in enumerate(items[:MAX_REASONS]):
+            why = _button(L["why_button"], f"{WHY_ACTION}:{kind}{i}", f"{session_id}:{kind}:{i}") if r.citations else None
+            blocks.append(_section(_reason_text(r, rec.lang), accessory=why))
+    if rec.open_questions:
+        lines = [f"• {escape(q.question)} — _{escape(q.why)}_" for q in rec.open_questions]
+        blocks += [{"type": "divider"}, _section(f"*{L['open']}*\n" + "\n".join(lines))]
+    if rec.notices:
+        blocks.append(_context("\n".join(f":warning: {escape(n)}" for n in rec.notices)))
+    if shareable:
+        blocks.append({"type": "actions", "elements": [
+            _button(L["share"], SHARE_ACTION, session_id, "primary")]})
+    return blocks
+
+
+def recommendation_text(rec: Recommendation) -> str:
+    """The plain-text fallback (notifications, screen readers)."""
+    w = wording()
+    return f"{w.decision_names[rec.lang][rec.decision]}: {w.headline[rec.lang][rec.decision]}"
+
+
+def parse_why_value(value: str) -> tuple[str, str, int] | None:
+    """(session_id, kind, index) from a "why?" button's value; None when malformed."""
+    m = re.fullmatch(r"([0-9a-f]+):([rc]):(\d+)", value or "")
+    return (m.group(1), m.group(2), int(m.group(3))) if m else None
+
+
+def citation_blocks(reason: Reason, lang: str) -> list[dict]:
+    """A reason's full citations: heading path, verbatim quote, English title and summary."""
+    L = labels(lang)
+    blocks = [_context(L["citation_of"].format(reason=escape(clip(reason.text, 300))))]
+    for c in reason.citations[:10]:
+        path = " › ".join(c.heading_path) or c.section_id
+        parts = [f"*{escape(path)}*", _blockquote(escape(c.quote))]
+        if c.title_en:
+            parts.append(f"*{escape(c.title_en)}*")
+        if c.summary_en:
+            parts.append(escape(c.summary_en))
+        blocks.append(_section("\n".join(parts)))
+        blocks.append(_context(f"`{escape(c.section_id)}`"))
+    return blocks
+
+
+def citation_text(reason: Reason) -> str:
+    c = reason.citations[0] if reason.citations else None
+    return f"「{c.quote}」 — {' › '.join(c.heading_path)}" if c else reason.text
