@@ -5,29 +5,23 @@ the LLM's prompt, and the JSON shapes are a contract (see README, "JSON shapes")
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Decision = Literal["rag", "fine-tuning", "hybrid", "prompting", "undecided"]
-DECISIONS: tuple[str, ...] = ("rag", "fine-tuning", "hybrid", "prompting", "undecided")
-
 CoreDimension = Literal[
     "external_knowledge", "model_adaptation", "hallucination_critical",
     "labeled_data", "data_dynamics", "transparency",
 ]
-CORE_DIMENSIONS: tuple[str, ...] = (
-    "external_knowledge", "model_adaptation", "hallucination_critical",
-    "labeled_data", "data_dynamics", "transparency",
-)
 Aspect = Literal[
     "scalability", "latency", "maintenance", "robustness", "privacy",
     "integration", "user_experience", "cost", "complexity",
 ]
-ASPECTS: tuple[str, ...] = (
-    "scalability", "latency", "maintenance", "robustness", "privacy",
-    "integration", "user_experience", "cost", "complexity",
-)
+# The tuples are the Literals' own values, so each list is written once.
+DECISIONS: tuple[str, ...] = get_args(Decision)
+CORE_DIMENSIONS: tuple[str, ...] = get_args(CoreDimension)
+ASPECTS: tuple[str, ...] = get_args(Aspect)
 ALL_DIMENSIONS: tuple[str, ...] = CORE_DIMENSIONS + ASPECTS
 
 Value = Literal["yes", "no", "unknown"]

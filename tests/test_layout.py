@@ -139,3 +139,14 @@ def test_the_rules_can_fail():
     fake = {"agent.fronts.x": {"agent.deciding.policy"}}
     bad = [t for m, ts in fake.items() for t in ts if t not in FRONT_MAY_IMPORT]
     assert bad == ["agent.deciding.policy"]
+
+
+def test_each_list_of_names_is_written_once_and_the_rest_agree():
+    """The dimension names live in agent/types.py; the Profile's fields and the LLM prompt must match them."""
+    from agent.types import ALL_DIMENSIONS, Profile
+
+    assert tuple(Profile.model_fields) == ALL_DIMENSIONS
+    prompt = (ROOT / "prompts" / "extract.v1.md").read_text("utf-8")
+    listed = [line.split(":", 1)[0][2:] for line in prompt.splitlines()
+              if line.startswith("- ") and ":" in line and line[2:].split(":", 1)[0].isidentifier()]
+    assert [d for d in listed if d in ALL_DIMENSIONS or "_" in d] == list(ALL_DIMENSIONS)
