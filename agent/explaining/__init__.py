@@ -1,1 +1,1 @@
-"""agent.explaining."""
+"""Explaining: from an outcome to what a person reads: cited reasons, caveats, open questions, and their renderings."""

@@ -1,1 +1,1 @@
-"""agent.fronts.batch."""
+"""`advisor batch`: many descriptions in, one durable result row per description out."""

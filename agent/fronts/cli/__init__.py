@@ -1,1 +1,1 @@
-"""agent.fronts.cli."""
+"""The `advisor` command line: one-shot advice, the terminal interview, sessions, search, and the launchers of the other fronts."""

@@ -1,1 +1,1 @@
-"""agent.fronts.mcp."""
+"""`advisor mcp`: the advisor as an MCP server."""
