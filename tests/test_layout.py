@@ -150,3 +150,10 @@ def test_each_list_of_names_is_written_once_and_the_rest_agree():
     listed = [line.split(":", 1)[0][2:] for line in prompt.splitlines()
               if line.startswith("- ") and ":" in line and line[2:].split(":", 1)[0].isidentifier()]
     assert [d for d in listed if d in ALL_DIMENSIONS or "_" in d] == list(ALL_DIMENSIONS)
+
+
+def test_the_architecture_doc_lists_every_module():
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text("utf-8")
+    missing = sorted(str(p.relative_to(ROOT)) for p in AGENT.rglob("*.py")
+                     if p.name != "__init__.py" and f"`{p.relative_to(ROOT)}`" not in doc)
+    assert not missing, f"docs/ARCHITECTURE.md lists every module in one line; add: {missing}"
