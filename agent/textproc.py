@@ -23,6 +23,11 @@ def _stem(word: str) -> str:
     return word
 
 
+def has_cjk(text: str) -> bool:
+    """Whether the text holds any Chinese character (the one CJK test outside the reader's recipe)."""
+    return bool(_HAS_CJK.search(text))
+
+
 def tokenize(text: str) -> list[str]:
     """Tokens for retrieval: CJK runs as character bigrams (and single characters), English as stems."""
     out: list[str] = []

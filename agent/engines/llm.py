@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from .base import Engine
 from ..errors import EndpointError, ModelBehaviorError
 from ..settings import Settings
+from ..textproc import has_cjk
 from ..types import Lang, Profile, Reading, Recommendation, SearchResult
 from . import llm_prompts as prompts
 from ..llm.client import EndpointFailure, LLMClient
@@ -297,7 +298,6 @@ def _usable_question(text: str, lang: Lang) -> Optional[str]:
     q = text.strip().strip('"“”「」').strip()
     if not q or len(q) > 400 or "\n\n" in q:
         return None
-    has_cjk = any("\u4e00" <= ch <= "\u9fff" for ch in q)
-    if (lang == "zh") != has_cjk:
+    if (lang == "zh") != has_cjk(q):
         return None
     return q
