@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TOKEN = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:[-'][a-z0-9]+)*")
-_HAS_CJK = re.compile(rf"[{_CJK}]")
+CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # the Chinese character blocks, for regex classes
+_TOKEN = re.compile(rf"[{CJK}]+|[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_HAS_CJK = re.compile(rf"[{CJK}]")
 
 # Function words carry no evidence about a section; keeping them only adds noise to BM25.
 _EN_STOP = frozenset(
@@ -24,7 +24,7 @@ def _stem(word: str) -> str:
 
 
 def has_cjk(text: str) -> bool:
-    """Whether the text holds any Chinese character (the one CJK test outside the reader's recipe)."""
+    """Whether the text holds any Chinese character."""
     return bool(_HAS_CJK.search(text))
 
 

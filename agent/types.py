@@ -5,6 +5,7 @@ the LLM's prompt, and the JSON shapes are a contract (see README, "JSON shapes")
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -420,3 +421,13 @@ class QuoteMap(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     claims: dict[str, QuoteSpec]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A precise rule (reading's R-*, quoting's Q-*): its id, what it settles, and the examples
+    (input -> expected output) that are its tests."""
+
+    id: str
+    says: str
+    examples: tuple[tuple[str, object], ...]

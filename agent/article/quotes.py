@@ -8,26 +8,16 @@ transition or a question (rule Q-STRUCT).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 import yaml
 from pydantic import ValidationError
 
 from ..errors import UserError
-from ..types import QuoteMap
+from ..types import QuoteMap, Rule
 from .source import Article, QuoteChecker, knowledge_dir, read_text_strict
 
 QUOTES_FILE = "quotes.yaml"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A precise rule: its id, what it settles, and examples (input -> expected output)."""
-
-    id: str
-    says: str
-    examples: tuple[tuple[str, object], ...]
 
 
 # A sentence that ends by opening a list or a new part ("…还应该考虑几个关键方面:") introduces

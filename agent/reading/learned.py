@@ -175,18 +175,16 @@ class LearnedReader:
     def _answer(self, profile: Profile, text: str, body: str, asked: str, bare: Optional[str]) -> None:
         """Settle the asked dimension from a bare word, a count or a period in the answer."""
         value = None
-        rule = None
         if asked == "labeled_data":  # "maybe 300", "no, only 300", "yes, about 40k": the count decides
             n = rules.labelled_count(text)
             if n is None:
                 n = _bare_number(text)
             if n is not None:
-                value, rule = ("yes" if n >= rules.PLENTY else "no"), rules.R_COUNT.id
+                value = "yes" if n >= rules.PLENTY else "no"  # R-COUNT
         elif asked == "data_dynamics":
-            value = rules.dynamics_value(text)
-            rule = rules.R_PERIOD.id if value else None
+            value = rules.dynamics_value(text)  # R-PERIOD
         if value is None and bare in ("yes", "no"):
-            value, rule = bare, rules.R_ANSWER.id
+            value = bare  # R-ANSWER
         if bare == "unknown" and value is None:
             setattr(profile, asked, DimensionValue())
             return

@@ -11,19 +11,15 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from ..textproc import CJK
+from ..types import Rule
+
 PLENTY = 1000  # labelled examples: "a few hundred" is not plenty, "40k" is
 DYNAMIC_DAYS = 31  # something that changes at least monthly is dynamic data
 STATIC_DAYS = 90  # changing quarterly or less often is static
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[{CJK}]")
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A precise rule: its id, what it settles, and examples (input -> expected output)."""
-
-    id: str
-    says: str
-    examples: tuple[tuple[str, object], ...]
 
 
 # ----------------------------------------------------------------------------- R-COUNT: quantities
