@@ -121,6 +121,11 @@ MAX_DROP = {
     "citation_precision": 0.05,
     "interview.description.agreement": 0.05,
     "interview.empty.agreement": 0.05,
+    "quote_relevance.rate": 0.0,  # any drop: a reason that quotes a sentence not stating it
+}
+# (metric path, largest allowed rise): shares that must not grow
+MAX_RISE = {
+    "quote_relevance.rejected_share": 0.0,
 }
 PER_DIMENSION_MAX_DROP = 0.05
 MIN_CITATION_VALIDITY = 1.0
@@ -156,6 +161,11 @@ def compare(current: dict, saved: Optional[dict]) -> list[Check]:
         if was is None:
             continue
         checks.append(Check(path, now, was, f"drop <= {drop}", now is not None and now >= was - drop - 1e-9))
+    for path, rise in MAX_RISE.items():
+        now, was = _get(current, path), _get(saved, path)
+        if was is None:
+            continue
+        checks.append(Check(path, now, was, f"rise <= {rise}", now is not None and now <= was + rise + 1e-9))
     saved_dims = _get(saved, "dimension_accuracy") or {}
     now_dims = _get(current, "dimension_accuracy") or {}
     for dim, was in saved_dims.items():

@@ -137,3 +137,88 @@ def percentile(values: Sequence[float], q: float) -> Optional[float]:
     ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+# --------------------------------------------------------------------------- decision calibration, quote relevance
+# (kept together at the end so other metrics can be added above without touching these)
+
+CALIBRATION_BINS = 10
+CONFIDENT = 0.8
+QUOTE_VERDICTS = ("acceptable", "rejected", "not_listed", "unlabelled")
+
+DEFINITIONS.update({
+    "decision_calibration": (
+        "Over the one-shot cases that returned a recommendation: its `confidence` (the stated "
+        "probability that the decision is right) against whether decision == expected.decision. "
+        f"Bins: {CALIBRATION_BINS} equal-width bins of confidence, [0, 0.1), [0.1, 0.2), …, [0.9, 1.0] "
+        "(the last closed; a confidence on an edge goes to the bin above). ECE (expected "
+        "calibration error) = sum over non-empty bins of (cases in bin / all cases) × |accuracy in "
+        "bin − mean confidence in bin|; 0 is perfectly calibrated. The reliability diagram plots each "
+        f"bin's accuracy against its mean confidence, with its count. `confidence ≥ {CONFIDENT}`: the "
+        "share of cases stated at least that sure, and the accuracy among them."),
+    "quote_relevance": (
+        "Over every citation shown in the one-shot recommendations (reasons and caveats; the "
+        "recommendation's `citations` list only repeats them and is not counted again), judged "
+        "against evals/quotes/claims.v1.yaml for the citation's `claim`: `acceptable` when the quote, "
+        "white space aside, lies within one of the claim's acceptable sentences (a shortened quote "
+        "counts as its sentence), `rejected` when it lies within a rejected one (checked first), "
+        "`not listed` when the claim is labelled but the quote is in neither (acceptable is "
+        "exhaustive, so not relevant), `unlabelled` when the citation has no claim or its claim is not "
+        "in the labelled set. Quote relevance rate = acceptable / all citations shown (unlabelled "
+        "ones are not counted as relevant); the rate on the labelled set = acceptable / (all − "
+        "unlabelled). The gate fails on any drop of the rate."),
+})
+
+
+def _bin_of(confidence: float, n_bins: int) -> int:
+    # The small epsilon keeps 0.3 * 10 == 2.9999… out of the bin below its edge.
+    return min(n_bins - 1, max(0, math.floor(confidence * n_bins + 1e-9)))
+
+
+def calibration_bins(confidences: Sequence[float], correct: Sequence[bool],
+                     n_bins: int = CALIBRATION_BINS) -> list[dict]:
+    """Equal-width confidence bins over [0, 1]: each bin's range, count, mean confidence and accuracy."""
+    if len(confidences) != len(correct):
+        raise ValueError("confidences and correct differ in length")
+    members: list[list[tuple[float, bool]]] = [[] for _ in range(n_bins)]
+    for conf, ok in zip(confidences, correct):
+        members[_bin_of(conf, n_bins)].append((conf, bool(ok)))
+    return [{"lo": round(i / n_bins, 4), "hi": round((i + 1) / n_bins, 4), "n": len(m),
+             "confidence": mean(c for c, _ in m), "accuracy": ratio(sum(ok for _, ok in m), len(m))}
+            for i, m in enumerate(members)]
+
+
+def expected_calibration_error(bins: Sequence[Mapping]) -> Optional[float]:
+    """ECE of calibration_bins output: count-weighted mean |accuracy - mean confidence|; None for no cases."""
+    total = sum(b["n"] for b in bins)
+    if total == 0:
+        return None
+    return sum(b["n"] / total * abs(b["accuracy"] - b["confidence"]) for b in bins if b["n"])
+
+
+def calibration(confidences: Sequence[float], correct: Sequence[bool], n_bins: int = CALIBRATION_BINS,
+                threshold: float = CONFIDENT) -> dict:
+    """ECE, the reliability bins, and the share (and accuracy) of cases at confidence >= threshold."""
+    bins = calibration_bins(confidences, correct, n_bins)
+    sure = [ok for conf, ok in zip(confidences, correct) if conf >= threshold - 1e-9]
+    n = len(confidences)
+    return {"n": n, "bins_count": n_bins, "ece": expected_calibration_error(bins),
+            "mean_confidence": mean(confidences), "accuracy": ratio(sum(map(bool, correct)), n),
+            "confident": {"threshold": threshold, "n": len(sure), "share": ratio(len(sure), n),
+                          "accuracy": ratio(sum(sure), len(sure))},
+            "bins": bins}
+
+
+def quote_relevance(verdicts: Iterable[str]) -> dict:
+    """Counts and shares of quote verdicts (QUOTE_VERDICTS); `rate` = acceptable / all."""
+    counts = {v: 0 for v in QUOTE_VERDICTS}
+    for v in verdicts:
+        if v not in counts:
+            raise ValueError(f"unknown quote verdict {v!r}")
+        counts[v] += 1
+    n = sum(counts.values())
+    labelled = n - counts["unlabelled"]
+    return {"n": n, "counts": counts, "rate": ratio(counts["acceptable"], n),
+            "labelled_rate": ratio(counts["acceptable"], labelled),
+            "rejected_share": ratio(counts["rejected"], n), "not_listed_share": ratio(counts["not_listed"], n),
+            "unlabelled_share": ratio(counts["unlabelled"], n)}

@@ -6,8 +6,10 @@
     python -m evals.reading_eval --set test --reader tuned     # reader (b), the fine-tuned encoder
 
 Each case is read, its profile decided by the policy, and compared with the labels. The
-decision's confidence is the probability of the chosen decision given the reader's
-calibrated per-dimension distributions; a reliability diagram (PNG) shows whether it is honest.
+decision's confidence is the one `advisor recommend` shows: the probability of the chosen
+decision given the reader's calibrated per-dimension distributions (the policy's own figure
+when the text contradicts itself); the expected calibration error and a reliability diagram
+(PNG, with counts) show whether it is honest (binning: evals/metrics.py, decision_calibration).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.types import CORE_DIMENSIONS
+from evals import metrics
 
 CODES = {"ek": "external_knowledge", "ma": "model_adaptation", "hc": "hallucination_critical",
          "ld": "labeled_data", "dd": "data_dynamics", "tr": "transparency"}
@@ -125,7 +128,8 @@ def evaluate(reader, cases: list[Case]) -> dict:
         r = reader.read(c.text)
         out = decide(r.profile, on_topic=r.on_topic, contradictions=r.contradictions)
         dists = r.distributions or {d: {r.profile.get(d).value: 1.0} for d in CORE_DIMENSIONS}
-        conf = decision_probabilities(dists).get(out.decision, 0.0)
+        # As Advisor.recommend does: a contradiction keeps the policy's confidence.
+        conf = out.confidence if out.contradictions else round(decision_probabilities(dists).get(out.decision, 0.0), 2)
         got = {d: r.profile.get(d).value for d in CORE_DIMENSIONS}
         want = {d: c.facts.get(d, "unknown") for d in CORE_DIMENSIONS}
         dim_p = {d: (dists.get(d, {}).get(got[d], 1.0)) for d in CORE_DIMENSIONS}
@@ -158,11 +162,13 @@ def summarise(rows: list[dict], elapsed: float) -> dict:
         bins[b][0] += 1
         bins[b][1] += int(k)
     confusion = Counter((r["want"], r["got"]) for r in rows)
+    cal = metrics.calibration([r["confidence"] for r in rows], ok)
     return {
         "cases": n, "decision_accuracy": acc(ok), "per_dimension": dims,
         "by_lang": {k[1]: acc(v) for k, v in by.items() if k[0] == "lang"},
         "by_group": {k[1]: [acc(v), len(v)] for k, v in sorted(by.items()) if k[0] == "group"},
         "by_expected": {k[1]: [acc(v), len(v)] for k, v in sorted(by.items()) if k[0] == "want"},
+        "ece": None if cal["ece"] is None else round(cal["ece"], 4), "calibration": cal,
         "confident": {"threshold": 0.8, "share": round(len(hi) / n, 3) if n else None, "accuracy": acc(hi)},
         "reliability": [{"bin": f"{i / 10:.1f}-{(i + 1) / 10:.1f}", "n": b[0],
                          "accuracy": round(b[1] / b[0], 3) if b[0] else None} for i, b in enumerate(bins)],
@@ -175,37 +181,21 @@ def summarise(rows: list[dict], elapsed: float) -> dict:
 
 
 def reliability_png(results: dict[str, dict], path: Path) -> None:
-    """Accuracy against stated confidence, one line per set."""
-    import matplotlib
+    """Accuracy against stated confidence (each bin at its mean confidence), one line per set, with counts."""
+    from evals.reliability_chart import plot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="perfectly calibrated")
-    for name, res in results.items():
-        pts = [(i / 10 + 0.05, b["accuracy"], b["n"]) for i, b in enumerate(res["reliability"]) if b["n"]]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{name} (n={res['cases']})")
-    ax.set_xlabel("stated confidence in the decision")
-    ax.set_ylabel("share of decisions right")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Reliability of the advisor's confidence")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plot({name: res["calibration"] for name, res in results.items()}, path,
+         title="Reliability of the advisor's confidence")
 
 
 def table(results: dict[str, dict]) -> str:
-    lines = ["| set | cases | decision | " + " | ".join(CORE_DIMENSIONS) + " | conf ≥ 0.8: share / acc | ms/case |",
-             "|---" * (5 + len(CORE_DIMENSIONS)) + "|"]
+    lines = ["| set | cases | decision | " + " | ".join(CORE_DIMENSIONS) + " | conf ≥ 0.8: share / acc | ECE | ms/case |",
+             "|---" * (6 + len(CORE_DIMENSIONS)) + "|"]
     for name, r in results.items():
         dims = " | ".join(f"{r['per_dimension'][d]:.3f}" for d in CORE_DIMENSIONS)
         c = r["confident"]
         lines.append(f"| {name} | {r['cases']} | {r['decision_accuracy']:.3f} | {dims} | "
-                     f"{c['share']} / {c['accuracy']} | {r['ms_per_case']} |")
+                     f"{c['share']} / {c['accuracy']} | {r['ece']} | {r['ms_per_case']} |")
     return "\n".join(lines)
 
 

@@ -51,6 +51,7 @@ def summary_rows(result: dict) -> list[tuple[str, str, str]]:
                 rows.append((f"interview questions, {label}", "",
                              f"{_num(s['mean_questions'])} mean, {s['max_questions']} max"))
         rows.append(("interview max questions (limit 8)", "interview.max_questions", str(iv["max_questions"])))
+    rows += calibration_quote_rows(m)
     lat = m["latency_ms"]
     rows.append(("latency p50 / p95 (ms)", "", f"{_num(lat['p50'])} / {_num(lat['p95'])}"))
     rows.append(("LLM calls / tokens per case", "", f"{_num(m['llm']['calls_per_case'])} / {_num(m['llm']['tokens_per_case'], 0)}"))
@@ -222,6 +223,8 @@ def to_markdown(result: dict, checks: list, baseline: Optional[dict] = None, cha
                     ["case", "interview", "one-shot", "expected"],
                     [[f"`{d['id']}`", d["interview"], d["one_shot"], d["expected"]] for d in dis]))
 
+    parts += calibration_quote_markdown(result, charts)
+
     lat = m["latency_ms"]
     parts += ["## Cost", f"Latency per one-shot case: p50 {_num(lat['p50'])} ms, p95 {_num(lat['p95'])} ms, "
               f"max {_num(lat['max'])} ms (warm-up call {_num(lat['warmup'])} ms). LLM calls per case "
@@ -287,6 +290,10 @@ def write_charts(result: dict, folder: Path) -> list[Path]:
         ax.legend()
         ax.set_title("Interview length")
         out.append(_save(fig, folder / "interview_questions.png"))
+    if m.get("calibration", {}).get("n"):
+        from .reliability_chart import plot
+
+        out.append(plot({result["suite"]: m["calibration"]}, folder / "reliability.png"))
     return out
 
 
@@ -297,3 +304,62 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+# --------------------------------------------------------------------------- decision calibration, quote relevance
+
+def calibration_quote_rows(m: dict) -> list[tuple[str, str, str]]:
+    """Summary rows for the decision's calibration and the quotes' relevance (when measured)."""
+    rows = []
+    cal = m.get("calibration")
+    if cal and cal["n"]:
+        rows.append((f"decision ECE ({cal['bins_count']} bins, lower is better)", "calibration.ece", _pct(cal["ece"])))
+        c = cal["confident"]
+        rows.append((f"confidence ≥ {c['threshold']}: share / accuracy", "calibration.confident.share",
+                     f"{_pct(c['share'])} / {_pct(c['accuracy'])}"))
+    q = m.get("quote_relevance")
+    if q and q["n"]:
+        cn = q["counts"]
+        rows.append(("quote relevance rate", "quote_relevance.rate", f"{_pct(q['rate'])} of {q['n']}"))
+        rows.append(("quotes rejected / not listed / unlabelled", "",
+                     f"{cn['rejected']} / {cn['not_listed']} / {cn['unlabelled']}"))
+    return rows
+
+
+def calibration_quote_markdown(result: dict, charts: list[str]) -> list[str]:
+    """The report's 'Decision calibration' and 'Quote relevance' sections."""
+    m, parts = result["metrics"], []
+    cal = m.get("calibration")
+    if cal and cal["n"]:
+        c = cal["confident"]
+        parts += ["## Decision calibration",
+                  f"{cal['n']} cases: mean confidence {_num(cal['mean_confidence'], 3)}, accuracy "
+                  f"{_pct(cal['accuracy'])}, expected calibration error {_num(cal['ece'], 3)} "
+                  f"({cal['bins_count']} equal-width bins). Confidence ≥ {c['threshold']}: {c['n']} cases "
+                  f"({_pct(c['share'])}), {_pct(c['accuracy'])} right.",
+                  _md_table(["confidence", "cases", "mean confidence", "accuracy", "gap"],
+                            [[f"{b['lo']:.1f}–{b['hi']:.1f}", b["n"], _num(b["confidence"], 3), _pct(b["accuracy"]),
+                              "" if not b["n"] else f"{(b['accuracy'] - b['confidence']) * 100:+.1f} pts"]
+                             for b in cal["bins"]])]
+        if "reliability.png" in charts:
+            parts.append("![reliability diagram](reliability.png)")
+    q = m.get("quote_relevance")
+    if q and q["n"]:
+        cn = q["counts"]
+        parts += ["## Quote relevance",
+                  f"{q['n']} citations shown, judged against `{q.get('labels', 'claims.v1')}`: "
+                  f"{cn['acceptable']} acceptable (rate {_pct(q['rate'])}; {_pct(q['labelled_rate'])} of the "
+                  f"{q['n'] - cn['unlabelled']} with a labelled claim), {cn['rejected']} rejected, "
+                  f"{cn['not_listed']} not listed for their claim, {cn['unlabelled']} with a claim outside the "
+                  "labelled set (not counted as relevant)."]
+        seen: dict[tuple, list[str]] = {}
+        for case in result["cases"]:
+            for b in case.get("irrelevant_quotes", []):
+                seen.setdefault((b["verdict"], b["claim"] or "(none)", b["section_id"], b["quote"]), []).append(case["id"])
+        if seen:
+            rows = [[v, f"`{claim}`", sid, quote, f"{len(ids)} ({', '.join(f'`{i}`' for i in ids[:3])}"
+                     + (", …)" if len(ids) > 3 else ")")]
+                    for (v, claim, sid, quote), ids in sorted(seen.items(), key=lambda kv: (kv[0][0], -len(kv[1])))]
+            parts.append("Quotes not acceptable for their claim:\n" +
+                         _md_table(["verdict", "claim", "section", "quote", "cases"], rows))
+    return parts

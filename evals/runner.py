@@ -20,6 +20,7 @@ from agent.settings import Settings
 from agent.types import DECISIONS, GoldenCase, Recommendation
 
 from . import baselines, metamorphic, metrics, simulate
+from . import quote_labels
 from . import report as reporting
 from .cases import LoadedSuite, load_suite
 
@@ -88,6 +89,7 @@ def evaluate(adv, loaded: LoadedSuite, tick: Optional[Tick] = None, *, interview
     article = load_article()
     checker = QuoteChecker(article)
     parents = {s.id: s.parent for s in article.sections}
+    quote_judge = quote_labels.QuoteLabels()
 
     # Warm-up: the first call loads models and caches; it is timed separately.
     t0 = time.perf_counter()
@@ -109,6 +111,7 @@ def evaluate(adv, loaded: LoadedSuite, tick: Optional[Tick] = None, *, interview
         calls1, tokens1 = _usage(engine)
         row = score_case(case, rec, checker, parents)
         row.update(latency_ms=round(latencies[-1], 2), calls=calls1 - calls0, tokens=tokens1 - tokens0, error=error)
+        row.update(confidence=rec.confidence if rec else None, **quote_labels.judge(rec, quote_judge))
         rows.append(row)
         tick("one-shot", 1)
 
@@ -134,6 +137,11 @@ def evaluate(adv, loaded: LoadedSuite, tick: Optional[Tick] = None, *, interview
         "llm": {"calls_per_case": metrics.mean(r["calls"] for r in rows),
                 "tokens_per_case": metrics.mean(r["tokens"] for r in rows)},
     }
+    # Decision calibration and quote relevance (definitions in metrics.DEFINITIONS).
+    judged = [r for r in rows if r["confidence"] is not None]
+    result_metrics["calibration"] = metrics.calibration([r["confidence"] for r in judged], [r["ok"] for r in judged])
+    result_metrics["quote_relevance"] = metrics.quote_relevance(v for r in rows for v in r["quote_verdicts"])
+    result_metrics["quote_relevance"]["labels"] = quote_judge.version
 
     lap("one-shot")
 
