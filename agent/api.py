@@ -200,9 +200,11 @@ class Advisor:
 
     def reply(self, state: InterviewState, answer: str) -> Turn:
         """Take the user's answer (or command) and return the next turn."""
+        answer = check_text(answer, "answer")
+        if state.done and interview.is_back(answer):
+            state.done, state.recommendation = False, None  # "back" after the advice reopens the interview
         if state.done:
             return Turn(kind="recommendation", text="", recommendation=state.recommendation)
-        answer = check_text(answer, "answer")
         action, turn = interview.handle_command(state, answer)
         if action == "finish":
             return self._final(state)

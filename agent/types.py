@@ -280,12 +280,26 @@ class RetrievalQuestion(BaseModel):
 
 # --------------------------------------------------------------------------- interview
 
+class Snapshot(BaseModel):
+    """What an interview knew just before a question was asked: `back` restores it."""
+
+    profile: Profile = Profile()
+    certainty: dict[str, float] = Field(default_factory=dict)
+    contradictions: list[str] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+    description: str = ""
+    on_topic: bool = False
+
+
 class Exchange(BaseModel):
     """One question and the answer it got (answer None while pending)."""
 
     dimension: Optional[str] = None
     question: str = ""
     answer: Optional[str] = None
+    # Additive (sessions saved before these fields read as "no snapshot", "not withdrawn").
+    before: Optional[Snapshot] = Field(None, description="The state before this question was answered.")
+    withdrawn: bool = Field(False, description="The answer was taken back with 'back'.")
 
 
 class InterviewState(BaseModel):

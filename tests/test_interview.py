@@ -153,6 +153,36 @@ def test_back_reopens_the_last_answer(advisor, lang):
     assert state.profile.get(dim).value == "no"
 
 
+RICH_ANSWER = {"en": "yes, it answers from our product catalogue which changes weekly",
+               "zh": "是的，要基于我们每周更新的产品目录回答"}
+
+
+def test_back_withdraws_everything_the_answer_said(advisor, lang):
+    """Issue 10: an answer that also settled another dimension (data changes weekly) leaves no
+    value, evidence or probability behind once taken back, in the state or in the advice."""
+    state, turn = _first_question(advisor, lang)
+    before = (state.profile.model_copy(deep=True), dict(state.certainty))
+    advisor.reply(state, RICH_ANSWER[lang])
+    assert state.profile.data_dynamics.value == "yes", "the answer must say more than it was asked"
+    advisor.reply(state, COMMANDS[lang]["back"])
+    assert (state.profile, state.certainty) == before
+    rec = advisor.finish(state)
+    withdrawn = [d for d, dv in rec.profile.known().items() if dv.evidence and dv.evidence in RICH_ANSWER[lang]]
+    assert withdrawn == [] and rec.profile.data_dynamics.source != "stated"
+
+
+def test_back_twice_goes_two_answers_back(advisor, lang):
+    state, first = _first_question(advisor, lang)
+    snap = state.profile.model_copy(deep=True)
+    second = advisor.reply(state, ANSWER[lang]["yes"])
+    assert second.kind == "question"
+    advisor.reply(state, ANSWER[lang]["no"])
+    advisor.reply(state, COMMANDS[lang]["back"])
+    again = advisor.reply(state, COMMANDS[lang]["back"])
+    assert again.kind == "question" and again.question.dimension == first.question.dimension
+    assert state.profile == snap
+
+
 def test_back_with_nothing_to_undo(advisor, lang):
     state, turn = _first_question(advisor, lang)
     info = advisor.reply(state, COMMANDS[lang]["back"])
