@@ -327,6 +327,27 @@ class InterviewState(BaseModel):
         return [d for d in CORE_DIMENSIONS if self.profile.get(d).value != "unknown"]
 
 
+class FactChange(BaseModel):
+    """One fact that differs between two recommendations' profiles."""
+
+    dimension: str
+    before: Value
+    after: Value
+
+
+class AdviceChange(BaseModel):
+    """What moved when a finished interview was asked "what if …?" or told "change …"."""
+
+    kind: Literal["what_if", "change"]
+    said: str = Field(description="The person's words.")
+    saved: bool = Field(description="True for a change (the session's answers were updated); False for a what-if.")
+    decision_before: str
+    decision_after: str
+    confidence_before: Optional[float] = None
+    confidence_after: Optional[float] = None
+    facts: list[FactChange] = Field(default_factory=list, description="Facts whose value moved.")
+
+
 class Turn(BaseModel):
     """What the advisor says next: a question, a short reply, or the recommendation."""
 
@@ -334,6 +355,7 @@ class Turn(BaseModel):
     text: str
     question: Optional[OpenQuestion] = None
     recommendation: Optional[Recommendation] = None
+    change: Optional[AdviceChange] = None  # set on the answer to a what-if or a change after the advice
 
 
 # --------------------------------------------------------------------------- published shapes

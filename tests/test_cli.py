@@ -315,3 +315,58 @@ def test_first_run_builds_the_index_by_itself(clean_env):
     data = one_json_object(advisor_cli("search", "is fine-tuning expensive?", "--json", timeout=300))
     assert data["results"]
     assert any((clean_env / "index").iterdir())
+
+
+# ----------------------------------------------------------------------------- after the advice, in the chat
+
+WEEKLY = "We want a support bot that answers from our product docs, which change weekly. No special style is needed."
+
+
+@pytest.mark.slow
+def test_chat_takes_what_ifs_and_changes_after_the_advice_and_resumes_a_finished_session():
+    en = wording().replies["en"]
+    proc = advisor_cli("chat", stdin=f"{WEEKLY}\nyes\nwhat if our data were static?\n")
+    assert proc.returncode == 0, proc.err
+    out = squash(proc.out)
+    assert squash(en["leave"]) in out, "the chat says how to leave"
+    assert squash(en["followup_hint"]) in out, "after the advice it says what can be asked"
+    assert squash("Facts that changed: data changes often yes → no.") in out
+    sid = _sessions()[0]["id"]
+    state = _export(sid)["state"]
+    assert state["done"] and state["profile"]["data_dynamics"]["value"] == "yes", "a what-if saves nothing"
+
+    again = advisor_cli("chat", "--resume", sid, stdin="change the data answer to no\n")
+    assert again.returncode == 0, again.err
+    assert squash(en["change_head"].format(said="change the data answer to no")) in squash(again.out)
+    state = _export(sid)["state"]
+    assert state["profile"]["data_dynamics"]["value"] == "no" and state["done"], "a change is saved"
+    assert state["history"][-1]["answer"] == "change the data answer to no"
+    assert len(_sessions()) == 1
+
+
+def test_quit_leaves_the_chat_with_the_session_saved():
+    proc = advisor_cli("chat", stdin=f"{SALES}\nquit\nyes\n")
+    assert proc.returncode == 0, proc.err
+    sid = _sessions()[0]["id"]
+    assert f"Session {sid} saved" in proc.err
+    state = _export(sid)["state"]
+    assert not state["done"] and all(e["answer"] is None for e in state["history"]), "nothing after quit is read"
+
+
+def test_ctrl_c_leaves_cleanly_with_the_session_saved():
+    child = subprocess.Popen([*CMD, "chat"], cwd=ROOT, stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        child.stdin.write(f"{SALES}\n".encode())
+        child.stdin.flush()
+        sid = _wait_for(lambda: (_sessions() or [{}])[0].get("id"), "the session to be saved")
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    err = err.decode()
+    assert child.returncode == 130 and "Traceback" not in err
+    assert f"session {sid} is saved" in err
+    assert _export(sid)["state"]["description"] == SALES
