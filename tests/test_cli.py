@@ -370,3 +370,65 @@ def test_ctrl_c_leaves_cleanly_with_the_session_saved():
     assert child.returncode == 130 and "Traceback" not in err
     assert f"session {sid} is saved" in err
     assert _export(sid)["state"]["description"] == SALES
+
+
+# ----------------------------------------------------------------------------- history
+
+HR = "We need a bot over our HR handbook; answers must cite the policy."
+
+
+def test_recommend_is_logged_unless_told_not_to(monkeypatch):
+    data = one_json_object(advisor_cli("recommend", "--json", HR))
+    [logged] = _sessions()
+    assert logged["channel"] == "recommend" and logged["decision"] == data["decision"]
+    record = _export(logged["id"])
+    assert record["state"]["done"] and record["state"]["description"] == HR
+    assert record["state"]["recommendation"]["decision"] == data["decision"]
+
+    assert advisor_cli("recommend", "--no-log", "--json", "A summariser for legal contracts.").returncode == 0
+    monkeypatch.setenv("ADVISOR_LOG", "0")
+    assert advisor_cli("recommend", "A summariser for legal contracts.").returncode == 0
+    assert [s["id"] for s in _sessions()] == [logged["id"]], "--no-log and ADVISOR_LOG=0 log nothing"
+
+
+def test_an_unwritable_store_costs_the_log_not_the_advice(clean_env):
+    (clean_env / "sessions.db").mkdir()  # a folder where the database file should be
+    proc = advisor_cli("recommend", "--json", HR)
+    assert proc.returncode == 0 and json.loads(proc.out)["decision"] == "rag"
+    [line] = proc.err.splitlines()
+    assert line.startswith("note: not logged") and "--no-log" in line
+
+
+def test_sessions_list_count_query_and_json():
+    for text in (HR, "A summariser for legal contracts.", "我们要做一个客服机器人，回答要基于产品手册。"):
+        assert advisor_cli("recommend", "--json", text).returncode == 0
+    everything = _sessions()
+    assert len(everything) == 3 and everything[0]["title"].startswith("我们")
+    newest = one_json_object(advisor_cli("sessions", "list", "-n", "1", "--json"))["sessions"]
+    assert [s["id"] for s in newest] == [everything[0]["id"]]
+    found = one_json_object(advisor_cli("sessions", "list", "-q", "hr HANDBOOK", "--json"))["sessions"]
+    assert len(found) == 1 and HR.startswith(found[0]["title"].rstrip("…"))
+    assert one_json_object(advisor_cli("sessions", "list", "-q", "产品手册", "--json"))["sessions"][0]["id"] \
+        == everything[0]["id"]
+    none = advisor_cli("sessions", "list", "-q", "nothing-like-this")
+    assert none.returncode == 0 and "No sessions match" in none.out
+    assert "-n" in assert_one_line_error(advisor_cli("sessions", "list", "-n", "0"))
+
+
+def test_version():
+    from importlib.metadata import version
+
+    proc = advisor_cli("--version")
+    assert proc.returncode == 0 and proc.out.strip() == f"advisor {version('advisor')}"
+
+
+def test_export_md_gives_the_full_advice():
+    data = one_json_object(advisor_cli("recommend", "--json", HR))
+    sid = _sessions()[0]["id"]
+    md = advisor_cli("sessions", "export", sid, "--format", "md")
+    assert md.returncode == 0, md.err
+    assert HR in md.out and "| Dimension | Value | Source | Evidence |" in md.out, "the profile table"
+    for reason in data["rationale"]:
+        for c in reason["citations"]:
+            assert c["quote"] in md.out, "every reason's verbatim quote"
+    assert md.out.startswith("# ") and md.out.count("\n# ") == 0, "one title; the advice's headings sit below it"

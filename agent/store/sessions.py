@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import re
 import secrets
 import sqlite3
 import threading
@@ -133,8 +134,9 @@ class SessionRecord(BaseModel):
     def to_json(self) -> dict:
         return self.model_dump(mode="json")
 
-    def to_markdown(self) -> str:
-        """A readable transcript: title, decision, each question and answer, usage."""
+    def to_markdown(self, advice: str = "") -> str:
+        """A readable transcript: title, decision, each question and answer, usage; then `advice`
+        (the recommendation rendered as markdown by the caller), its headings one level down."""
         u = {**EMPTY_USAGE, **self.usage}
         lines = [f"# {self.title or '(untitled session)'}", "",
                  f"- Session: `{self.id}` ({self.channel}{', ' + self.key if self.key else ''})",
@@ -149,6 +151,8 @@ class SessionRecord(BaseModel):
             lines += [f"**Q:** {e.question}", "", answer, ""]
         lines += ["## Usage", "", f"{u['calls']} model call(s), {u['prompt_tokens']} prompt + "
                   f"{u['completion_tokens']} completion tokens, about ${u['est_cost_usd']:.4f}"]
+        if advice.strip():
+            lines += ["", re.sub(r"(?m)^(#+) ", r"#\1 ", advice.strip())]
         return "\n".join(lines) + "\n"
 
 
@@ -404,11 +408,18 @@ class SessionStore:
         """The channel's most recently updated session (for `chat --resume` without an id)."""
         return self._one("channel=? ORDER BY updated_at DESC, rowid DESC", (channel,))
 
-    def list(self, limit: int = 50) -> list[SessionRecord]:
-        """Newest first; a damaged row is logged and left out so the others still show."""
+    def list(self, limit: int = 50, query: Optional[str] = None) -> list[SessionRecord]:
+        """Newest first; with `query`, only sessions whose title or stored text (description,
+        answers, advice) holds every word of it (case-insensitive for ASCII letters). A damaged
+        row is logged and left out so the others still show."""
+        where, params = [], []
+        for word in (query or "").split():
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(title LIKE ? ESCAPE '\\' OR state LIKE ? ESCAPE '\\')")
+            params += [pattern, pattern]
+        sql = "SELECT * FROM sessions" + (" WHERE " + " AND ".join(where) if where else "")
         with self._read() as conn:
-            rows = conn.execute("SELECT * FROM sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?",
-                                (limit,)).fetchall()
+            rows = conn.execute(sql + " ORDER BY updated_at DESC, rowid DESC LIMIT ?", (*params, limit)).fetchall()
         records = []
         for row in rows:
             try:
