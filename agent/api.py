@@ -59,6 +59,18 @@ def __getattr__(name: str) -> Any:
 MAX_DESCRIPTION_CHARS = 100_000
 
 
+def version() -> str:
+    """The installed advisor's version (the source tree's, when run uninstalled)."""
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    try:
+        return installed("advisor")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
 def check_text(text: object, what: str = "description") -> str:
     """A usable text, or a UserError that says what is wrong with it."""
     if not isinstance(text, str):

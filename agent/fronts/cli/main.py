@@ -277,13 +277,9 @@ def sessions_delete(session_id: str):
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
+        from ...api import version
 
-        try:
-            v = version("advisor")
-        except PackageNotFoundError:  # run from a source tree that was never installed
-            from ... import __version__ as v
-        out.print(f"advisor {v}", highlight=False)
+        out.print(f"advisor {version()}", highlight=False)
         raise typer.Exit()
 
 
