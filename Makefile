@@ -3,25 +3,33 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: learning-curve run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp llama-setup llama-server
 
+# The advisor and its runtime dependencies only; the test tools come with $(TEST_STAMP).
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 ## Set up and start the advisor (an interview in the terminal).
 run: $(STAMP)
+	@echo "advisor is installed in $(CURDIR)/$(BIN): run it as $(BIN)/advisor, or put it on your PATH:"
+	@echo '  export PATH="$(CURDIR)/$(BIN):$$PATH"'
 	$(BIN)/advisor chat
 
 ## Set up and run the whole test suite, slow tests and the eval gate included.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 ## Only the fast tests.
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 eval: $(STAMP)
