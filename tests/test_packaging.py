@@ -37,7 +37,7 @@ def test_every_importable_folder_is_listed_so_setuptools_does_not_warn():
 def test_make_run_installs_no_test_tools_and_make_test_does():
     makefile = (ROOT / "Makefile").read_text("utf-8")
     runtime = re.search(r"^\$\(STAMP\):.*?(?=^\S)", makefile, re.M | re.S).group(0)
-    assert "[test]" not in runtime and "-e ." in runtime
+    assert "[test]" not in runtime and "$(PIP) -e ." in runtime
     assert re.search(r"^run: \$\(STAMP\)$", makefile, re.M)
     assert re.search(r"^test: \$\(TEST_STAMP\)$", makefile, re.M)
     test_stamp = re.search(r"^\$\(TEST_STAMP\):.*?(?=^\S)", makefile, re.M | re.S).group(0)
