@@ -147,8 +147,12 @@ class SessionRecord(BaseModel):
         asked = [e for e in self.state.history if e.question]
         lines += ["## Transcript", ""] if asked else []
         for e in asked:
+            if e.dimension is None:  # a command that changed answers: back, change
+                lines += [f"_(said: {e.answer})_", ""]
+                continue
             answer = f"**A:** {e.answer}" if e.answer is not None else "_(no answer yet)_"
-            lines += [f"**Q:** {e.question}", "", answer, ""]
+            taken_back = " _(taken back)_" if e.withdrawn else ""
+            lines += [f"**Q:** {e.question}", "", answer + taken_back, ""]
         lines += ["## Usage", "", f"{u['calls']} model call(s), {u['prompt_tokens']} prompt + "
                   f"{u['completion_tokens']} completion tokens, about ${u['est_cost_usd']:.4f}"]
         if advice.strip():
