@@ -214,6 +214,9 @@ class Advisor:
         """Take the user's answer (or command) and return the next turn."""
         answer = check_text(answer, "answer")
         if state.done and interview.is_back(answer):
+            if not interview.answered(state):
+                return Turn(kind="info", text=wording().replies[state.lang]["nothing_to_undo"],
+                            recommendation=state.recommendation)
             state.done, state.recommendation = False, None  # "back" after the advice reopens the interview
         if state.done:
             return self.what_if(state, answer)

@@ -437,3 +437,21 @@ def test_anything_else_after_the_advice_says_what_can_be_asked(advisor, lang):
     unclear = advisor.reply(state, "what if it rained on Tuesdays?")
     assert unclear.kind == "info" and unclear.text == wording().replies[lang]["followup_unclear"]
     assert state.model_dump(mode="json") == saved
+
+
+def test_back_after_the_advice_with_nothing_answered_keeps_the_advice(advisor, lang):
+    state, _ = _first_question(advisor, lang)
+    turn = advisor.reply(state, COMMANDS[lang]["done"])  # advice with no question answered
+    info = advisor.reply(state, COMMANDS[lang]["back"])
+    assert info.kind == "info" and info.text == wording().replies[lang]["nothing_to_undo"]
+    assert state.done and state.recommendation == turn.recommendation
+
+
+def test_back_after_the_advice_reopens_the_last_answer(advisor, lang):
+    state, turn = _first_question(advisor, lang)
+    while turn.kind != "recommendation":
+        turn = advisor.reply(state, ANSWER[lang]["no"])
+    last = [e for e in state.history if e.dimension][-1]
+    turn = advisor.reply(state, COMMANDS[lang]["back"])
+    assert turn.kind == "question" and turn.question.dimension == last.dimension
+    assert not state.done and state.recommendation is None

@@ -38,6 +38,11 @@ def is_back(answer: str) -> bool:
     return bool(_BACK.match(answer))
 
 
+def answered(state: InterviewState) -> list[Exchange]:
+    """Questions answered and not taken back, oldest first (what `back` can take back)."""
+    return [e for e in state.history if e.dimension and e.answer is not None and not e.withdrawn]
+
+
 def open_dimensions(state: InterviewState) -> list[str]:
     """Core dimensions still unknown and not skipped."""
     return [d for d in CORE_DIMENSIONS if state.profile.get(d).value == "unknown" and d not in state.skipped]
@@ -78,10 +83,10 @@ def handle_command(state: InterviewState, answer: str) -> tuple[str, Turn | None
             state.pending = None
         return "ask", None
     if _BACK.match(answer):
-        answered = [e for e in state.history if e.dimension and e.answer is not None and not e.withdrawn]
-        if not answered:
+        taken = answered(state)
+        if not taken:
             return "reply", _reply(state, "nothing_to_undo")
-        last = answered[-1]
+        last = taken[-1]
         withdraw(state, last)
         if state.pending and state.history and state.history[-1].answer is None:
             state.history.pop()  # the question we were on is asked again later if still needed

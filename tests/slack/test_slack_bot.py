@@ -360,3 +360,9 @@ def test_thread_replies_after_the_advice_take_what_ifs_and_changes(bot, fake_api
     record = bot.store().find("slack", key)
     assert record.state.profile.data_dynamics.value == "no" and record.state.done
     assert record.decision == record.state.recommendation.decision
+
+    bot.slack.message("back", thread_ts=ts)
+    nothing = fake_api.wait_for("chat.postMessage", count=6, thread_ts=ts)[-1].all_text()
+    assert "no earlier answer to change" in nothing, "no question was answered: nothing to take back"
+    bot.idle()
+    assert bot.store().find("slack", key).state.done, "the advice stands"

@@ -263,9 +263,11 @@ class SlackBot:
                 return
             sid, state = record.id, record.state
             if state.done and text:
-                # After the advice: "what if …?" or "change the … answer to …" (the library reads it).
-                turn = self.advisor.what_if(state, text)
-                self.commit(item, self.follow_up_replies(channel, thread_ts, sid, state, turn), save=(sid, state))
+                # After the advice: "what if …?", "change the … answer to …" or "back" (the library reads it).
+                turn = self.advisor.reply(state, text)
+                replies = (self.follow_up_replies(channel, thread_ts, sid, state, turn) if state.done
+                           else self.turn_replies(channel, thread_ts, sid, state, turn))  # "back" reopened it
+                self.commit(item, replies, save=(sid, state))
                 return
             if state.done:
                 self.commit(item, [self._finished(channel, thread_ts, state)])
