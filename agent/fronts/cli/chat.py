@@ -1,6 +1,7 @@
 """The terminal interview: prompts on a terminal, one answer per line otherwise.
 
-The session is saved after every turn, so a kill at any point loses no answered turn.
+After the advice it takes what-ifs and changes (the library reads them). The session is saved
+after every turn, so a kill at any point loses no answered turn.
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def _record_usage(store: SessionStore, sid: str, adv: Advisor) -> None:
         store.add_usage(sid, **usage.drain())
 
 
-_LEAVE = {"quit", "exit", "bye", ":q", "q", "退出", "再见", "结束对话"}
+_LEAVE = {"quit", "exit", "bye", ":q", "退出", "再见", "结束对话"}
 
 
 def _hint(out: Console, lang: str, *keys: str) -> None:
@@ -66,7 +67,7 @@ def _hint(out: Console, lang: str, *keys: str) -> None:
         out.print(f"[dim]{replies[key]}[/dim]")
 
 
-def _after_advice(turn: Turn, out: Console, adv: Advisor) -> None:
+def _after_advice(turn: Turn, out: Console) -> None:
     """A what-if or a change: what moved, then the new advice; anything else: the short reply."""
     if turn.change is not None and turn.recommendation:
         out.print(f"[bold]{turn.text}[/bold]")
@@ -155,7 +156,7 @@ def _converse(adv: Advisor, store: SessionStore, out: Console, err: Console, *, 
             store.save(sid, state)
         _record_usage(store, sid, adv)
         if was_done and state.done:
-            _after_advice(turn, out, adv)
+            _after_advice(turn, out)
             continue
         _show(turn, out, adv)
         if turn.kind == "recommendation":
