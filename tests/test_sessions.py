@@ -349,3 +349,16 @@ def test_a_state_saved_before_snapshots_existed_still_opens_and_can_go_back(tmp_
     turn = adv.reply(state, "back")
     assert turn.question.dimension == "external_knowledge"
     assert state.profile.external_knowledge.value == "unknown" and "external_knowledge" not in state.certainty
+
+
+def test_a_store_being_created_reads_as_empty_not_damaged(tmp_path: Path):
+    """`sessions list` polled while a chat creates the store (file there, tables not yet
+    committed) lists nothing instead of calling the file unreadable."""
+    path = tmp_path / "sessions.db"
+    sqlite3.connect(path).close()  # the file exists, no table in it yet
+    with SessionStore(path, read_only=True) as s:
+        assert s.list() == [] and s.find("cli", "x") is None
+    with SessionStore(path) as s:  # and the writer then migrates it as usual
+        sid = s.create(_state())
+    with SessionStore(path, read_only=True) as s:
+        assert [r.id for r in s.list()] == [sid]

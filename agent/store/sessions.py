@@ -281,6 +281,14 @@ class SessionStore:
 
     def _check_readable(self) -> None:
         """A read-only store needs every migration we rely on; newer ones are fine to read past."""
+        if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name='sessions'").fetchone():
+            # A store another process is creating right now (its first migration not committed
+            # yet), or an empty file: nothing to read yet, not a damaged database.
+            self._conn.close()
+            self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self._conn.row_factory = sqlite3.Row
+            migrate(self._conn)
+            return
         missing = {name for name, _ in MIGRATIONS} - _applied(self._conn)
         if missing and _applied(self._conn):
             log.info("session database %s predates %s; reading it as it is", self.path, ", ".join(sorted(missing)))
