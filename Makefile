@@ -3,25 +3,37 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: learning-curve run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp llama-setup llama-server
 
+# The advisor and its runtime dependencies only; the test tools come with $(TEST_STAMP).
+# -qq: pip prints errors only. The packaging warnings were fixed at their source (pyproject.toml,
+# kept so by tests/test_packaging.py); what -qq still hides is setuptools' notice that every
+# editable install prints and notices about the host's own pip configuration.
+PIP := $(BIN)/pip install -qq
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(PIP) --upgrade pip
+	$(PIP) -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(PIP) -e '.[test]'
+	touch $(TEST_STAMP)
 
 ## Set up and start the advisor (an interview in the terminal).
 run: $(STAMP)
+	@echo "advisor is installed in $(CURDIR)/$(BIN): run it as $(BIN)/advisor, or put it on your PATH:"
+	@echo '  export PATH="$(CURDIR)/$(BIN):$$PATH"'
 	$(BIN)/advisor chat
 
 ## Set up and run the whole test suite, slow tests and the eval gate included.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 ## Only the fast tests.
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 eval: $(STAMP)
@@ -47,12 +59,12 @@ ship-index: $(STAMP)
 
 ## Rebuild the reader's shipped heads from the corpus (fixed seed; CPU torch, installed from local disk).
 train: $(STAMP)
-	$(BIN)/pip install --quiet 'torch==2.13.0'
+	$(PIP) 'torch==2.13.0'
 	$(BIN)/python -m training.train_heads
 
 ## Accuracy against training size (retrains on growing shares of the corpus; writes nothing shipped).
 learning-curve: $(STAMP)
-	$(BIN)/pip install --quiet 'torch==2.13.0'
+	$(PIP) 'torch==2.13.0'
 	$(BIN)/python -m training.learning_curve --png docs/reading/learning_curve.png --json docs/reading/learning_curve.json
 
 ## Score the reader on the held-aside test set, the corpus dev split and the golden suites.

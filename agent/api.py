@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 
 from .article.source import load_article
-from .deciding import interview
+from .deciding import followup, interview
 from .deciding.policy import decide, decision_probabilities, profile_distributions
 from .errors import UserError
 from .wording import wording
@@ -57,6 +57,18 @@ def __getattr__(name: str) -> Any:
 
 
 MAX_DESCRIPTION_CHARS = 100_000
+
+
+def version() -> str:
+    """The installed advisor's version (the source tree's, when run uninstalled)."""
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    try:
+        return installed("advisor")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
 
 
 def check_text(text: object, what: str = "description") -> str:
@@ -200,9 +212,14 @@ class Advisor:
 
     def reply(self, state: InterviewState, answer: str) -> Turn:
         """Take the user's answer (or command) and return the next turn."""
-        if state.done:
-            return Turn(kind="recommendation", text="", recommendation=state.recommendation)
         answer = check_text(answer, "answer")
+        if state.done and interview.is_back(answer):
+            if not interview.answered(state):
+                return Turn(kind="info", text=wording().replies[state.lang]["nothing_to_undo"],
+                            recommendation=state.recommendation)
+            state.done, state.recommendation = False, None  # "back" after the advice reopens the interview
+        if state.done:
+            return self.what_if(state, answer)
         action, turn = interview.handle_command(state, answer)
         if action == "finish":
             return self._final(state)
@@ -239,6 +256,30 @@ class Advisor:
             q = next((e.question for e in reversed(state.history) if e.dimension == state.pending), spec.q)
             return Turn(kind="question", text=q, question=OpenQuestion(dimension=state.pending, question=q, why=spec.why))
         return self._next(state)
+
+    def what_if(self, state: InterviewState, said: str) -> Turn:
+        """Answer "what if …?" or "change the … answer to …" about a finished interview.
+
+        The turn carries the new advice and `change` (what moved). A what-if works on a copy,
+        so `state` is untouched; a change updates `state` (the caller saves it). Anything else
+        gets a short reply saying what can be asked.
+        """
+        said = check_text(said, "answer")
+        follow = followup.parse(said)
+        if follow is None:
+            hint = wording().replies[state.lang]["followup_hint"]
+            return Turn(kind="info", text=hint, recommendation=state.recommendation)
+        before = state.recommendation
+        if before is None:  # a session finished before recommendations were kept: rebuild it
+            before = self._final(state.model_copy(deep=True)).recommendation
+        target = state if follow.kind == "change" else state.model_copy(deep=True)
+        if not followup.apply(target, follow, said, self._reader(target)):
+            return Turn(kind="info", text=wording().replies[state.lang]["followup_unclear"],
+                        recommendation=state.recommendation)
+        rec = self._final(target).recommendation
+        change = followup.diff(before, rec, follow, said)
+        return Turn(kind="recommendation", text=followup.summary(change, state.lang), recommendation=rec,
+                    change=change)
 
     def finish(self, state: InterviewState) -> Recommendation:
         """The best recommendation from what is known so far."""

@@ -28,6 +28,7 @@ class Settings(BaseModel):
     slack_app_token: Optional[SecretStr] = None
     slack_api_base_url: Optional[str] = None
     debug: bool = False
+    log: bool = True  # ADVISOR_LOG=0: one-shot `recommend` results are not logged to the session store
 
     @property
     def llm_configured(self) -> bool:
@@ -67,6 +68,7 @@ class Settings(BaseModel):
             "slack_app_token": env.get("SLACK_APP_TOKEN") or None,
             "slack_api_base_url": env.get("SLACK_API_BASE_URL") or None,
             "debug": (env.get("ADVISOR_DEBUG") or "") not in ("", "0", "false"),
+            "log": (env.get("ADVISOR_LOG") or "1").strip().lower() not in ("0", "false", "no", "off"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -275,12 +275,26 @@ class RetrievalQuestion(BaseModel):
 
 # --------------------------------------------------------------------------- interview
 
+class Snapshot(BaseModel):
+    """What an interview knew just before a question was asked: `back` restores it."""
+
+    profile: Profile = Profile()
+    certainty: dict[str, float] = Field(default_factory=dict)
+    contradictions: list[str] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+    description: str = ""
+    on_topic: bool = False
+
+
 class Exchange(BaseModel):
     """One question and the answer it got (answer None while pending)."""
 
     dimension: Optional[str] = None
     question: str = ""
     answer: Optional[str] = None
+    # Additive (sessions saved before these fields read as "no snapshot", "not withdrawn").
+    before: Optional[Snapshot] = Field(None, description="The state before this question was answered.")
+    withdrawn: bool = Field(False, description="The answer was taken back with 'back'.")
 
 
 class InterviewState(BaseModel):
@@ -308,6 +322,27 @@ class InterviewState(BaseModel):
         return [d for d in CORE_DIMENSIONS if self.profile.get(d).value != "unknown"]
 
 
+class FactChange(BaseModel):
+    """One fact that differs between two recommendations' profiles."""
+
+    dimension: str
+    before: Value
+    after: Value
+
+
+class AdviceChange(BaseModel):
+    """What moved when a finished interview was asked "what if …?" or told "change …"."""
+
+    kind: Literal["what_if", "change"]
+    said: str = Field(description="The person's words.")
+    saved: bool = Field(description="True for a change (the session's answers were updated); False for a what-if.")
+    decision_before: str
+    decision_after: str
+    confidence_before: Optional[float] = None
+    confidence_after: Optional[float] = None
+    facts: list[FactChange] = Field(default_factory=list, description="Facts whose value moved.")
+
+
 class Turn(BaseModel):
     """What the advisor says next: a question, a short reply, or the recommendation."""
 
@@ -315,6 +350,7 @@ class Turn(BaseModel):
     text: str
     question: Optional[OpenQuestion] = None
     recommendation: Optional[Recommendation] = None
+    change: Optional[AdviceChange] = None  # set on the answer to a what-if or a change after the advice
 
 
 # --------------------------------------------------------------------------- published shapes

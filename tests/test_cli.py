@@ -315,3 +315,120 @@ def test_first_run_builds_the_index_by_itself(clean_env):
     data = one_json_object(advisor_cli("search", "is fine-tuning expensive?", "--json", timeout=300))
     assert data["results"]
     assert any((clean_env / "index").iterdir())
+
+
+# ----------------------------------------------------------------------------- after the advice, in the chat
+
+WEEKLY = "We want a support bot that answers from our product docs, which change weekly. No special style is needed."
+
+
+@pytest.mark.slow
+def test_chat_takes_what_ifs_and_changes_after_the_advice_and_resumes_a_finished_session():
+    en = wording().replies["en"]
+    proc = advisor_cli("chat", stdin=f"{WEEKLY}\nyes\nwhat if our data were static?\n")
+    assert proc.returncode == 0, proc.err
+    out = squash(proc.out)
+    assert squash(en["leave"]) in out, "the chat says how to leave"
+    assert squash(en["followup_hint"]) in out, "after the advice it says what can be asked"
+    assert squash("Facts that changed: data changes often yes → no.") in out
+    sid = _sessions()[0]["id"]
+    state = _export(sid)["state"]
+    assert state["done"] and state["profile"]["data_dynamics"]["value"] == "yes", "a what-if saves nothing"
+
+    again = advisor_cli("chat", "--resume", sid, stdin="change the data answer to no\n")
+    assert again.returncode == 0, again.err
+    assert squash(en["change_head"].format(said="change the data answer to no")) in squash(again.out)
+    state = _export(sid)["state"]
+    assert state["profile"]["data_dynamics"]["value"] == "no" and state["done"], "a change is saved"
+    assert state["history"][-1]["answer"] == "change the data answer to no"
+    assert len(_sessions()) == 1
+
+
+def test_quit_leaves_the_chat_with_the_session_saved():
+    proc = advisor_cli("chat", stdin=f"{SALES}\nquit\nyes\n")
+    assert proc.returncode == 0, proc.err
+    sid = _sessions()[0]["id"]
+    assert f"Session {sid} saved" in proc.err
+    state = _export(sid)["state"]
+    assert not state["done"] and all(e["answer"] is None for e in state["history"]), "nothing after quit is read"
+
+
+def test_ctrl_c_leaves_cleanly_with_the_session_saved():
+    child = subprocess.Popen([*CMD, "chat"], cwd=ROOT, stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        child.stdin.write(f"{SALES}\n".encode())
+        child.stdin.flush()
+        sid = _wait_for(lambda: (_sessions() or [{}])[0].get("id"), "the session to be saved")
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    err = err.decode()
+    assert child.returncode == 130 and "Traceback" not in err
+    assert f"session {sid} is saved" in err
+    assert _export(sid)["state"]["description"] == SALES
+
+
+# ----------------------------------------------------------------------------- history
+
+HR = "We need a bot over our HR handbook; answers must cite the policy."
+
+
+def test_recommend_is_logged_unless_told_not_to(monkeypatch):
+    data = one_json_object(advisor_cli("recommend", "--json", HR))
+    [logged] = _sessions()
+    assert logged["channel"] == "recommend" and logged["decision"] == data["decision"]
+    record = _export(logged["id"])
+    assert record["state"]["done"] and record["state"]["description"] == HR
+    assert record["state"]["recommendation"]["decision"] == data["decision"]
+
+    assert advisor_cli("recommend", "--no-log", "--json", "A summariser for legal contracts.").returncode == 0
+    monkeypatch.setenv("ADVISOR_LOG", "0")
+    assert advisor_cli("recommend", "A summariser for legal contracts.").returncode == 0
+    assert [s["id"] for s in _sessions()] == [logged["id"]], "--no-log and ADVISOR_LOG=0 log nothing"
+
+
+def test_an_unwritable_store_costs_the_log_not_the_advice(clean_env):
+    (clean_env / "sessions.db").mkdir()  # a folder where the database file should be
+    proc = advisor_cli("recommend", "--json", HR)
+    assert proc.returncode == 0 and json.loads(proc.out)["decision"] == "rag"
+    [line] = proc.err.splitlines()
+    assert line.startswith("note: not logged") and "--no-log" in line
+
+
+def test_sessions_list_count_query_and_json():
+    for text in (HR, "A summariser for legal contracts.", "我们要做一个客服机器人，回答要基于产品手册。"):
+        assert advisor_cli("recommend", "--json", text).returncode == 0
+    everything = _sessions()
+    assert len(everything) == 3 and everything[0]["title"].startswith("我们")
+    newest = one_json_object(advisor_cli("sessions", "list", "-n", "1", "--json"))["sessions"]
+    assert [s["id"] for s in newest] == [everything[0]["id"]]
+    found = one_json_object(advisor_cli("sessions", "list", "-q", "hr HANDBOOK", "--json"))["sessions"]
+    assert len(found) == 1 and HR.startswith(found[0]["title"].rstrip("…"))
+    assert one_json_object(advisor_cli("sessions", "list", "-q", "产品手册", "--json"))["sessions"][0]["id"] \
+        == everything[0]["id"]
+    none = advisor_cli("sessions", "list", "-q", "nothing-like-this")
+    assert none.returncode == 0 and "No sessions match" in none.out
+    assert "-n" in assert_one_line_error(advisor_cli("sessions", "list", "-n", "0"))
+
+
+def test_version():
+    from importlib.metadata import version
+
+    proc = advisor_cli("--version")
+    assert proc.returncode == 0 and proc.out.strip() == f"advisor {version('advisor')}"
+
+
+def test_export_md_gives_the_full_advice():
+    data = one_json_object(advisor_cli("recommend", "--json", HR))
+    sid = _sessions()[0]["id"]
+    md = advisor_cli("sessions", "export", sid, "--format", "md")
+    assert md.returncode == 0, md.err
+    assert HR in md.out and "| Dimension | Value | Source | Evidence |" in md.out, "the profile table"
+    for reason in data["rationale"]:
+        for c in reason["citations"]:
+            assert c["quote"] in md.out, "every reason's verbatim quote"
+    assert md.out.startswith("# ") and md.out.count("\n# ") == 0, "one title; the advice's headings sit below it"

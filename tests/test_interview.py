@@ -153,6 +153,36 @@ def test_back_reopens_the_last_answer(advisor, lang):
     assert state.profile.get(dim).value == "no"
 
 
+RICH_ANSWER = {"en": "yes, it answers from our product catalogue which changes weekly",
+               "zh": "是的，要基于我们每周更新的产品目录回答"}
+
+
+def test_back_withdraws_everything_the_answer_said(advisor, lang):
+    """Issue 10: an answer that also settled another dimension (data changes weekly) leaves no
+    value, evidence or probability behind once taken back, in the state or in the advice."""
+    state, turn = _first_question(advisor, lang)
+    before = (state.profile.model_copy(deep=True), dict(state.certainty))
+    advisor.reply(state, RICH_ANSWER[lang])
+    assert state.profile.data_dynamics.value == "yes", "the answer must say more than it was asked"
+    advisor.reply(state, COMMANDS[lang]["back"])
+    assert (state.profile, state.certainty) == before
+    rec = advisor.finish(state)
+    withdrawn = [d for d, dv in rec.profile.known().items() if dv.evidence and dv.evidence in RICH_ANSWER[lang]]
+    assert withdrawn == [] and rec.profile.data_dynamics.source != "stated"
+
+
+def test_back_twice_goes_two_answers_back(advisor, lang):
+    state, first = _first_question(advisor, lang)
+    snap = state.profile.model_copy(deep=True)
+    second = advisor.reply(state, ANSWER[lang]["yes"])
+    assert second.kind == "question"
+    advisor.reply(state, ANSWER[lang]["no"])
+    advisor.reply(state, COMMANDS[lang]["back"])
+    again = advisor.reply(state, COMMANDS[lang]["back"])
+    assert again.kind == "question" and again.question.dimension == first.question.dimension
+    assert state.profile == snap
+
+
 def test_back_with_nothing_to_undo(advisor, lang):
     state, turn = _first_question(advisor, lang)
     info = advisor.reply(state, COMMANDS[lang]["back"])
@@ -316,3 +346,112 @@ def test_a_number_answers_the_labelled_data_question_whatever_the_hedge(advisor)
         state = InterviewState(lang="en", pending="labeled_data")
         advisor.reply(state, answer)
         assert state.profile.labeled_data.value == want, answer
+
+
+# ----------------------------------------------------------------------------- after the advice: what if, change
+
+from agent.deciding import followup  # noqa: E402
+
+WEEKLY = {"en": "We want a support bot that answers from our product docs, which change weekly. No special style is needed.",
+          "zh": "我们要做一个客服机器人，根据每周更新的产品文档回答问题，不需要特别的风格。"}
+WHAT_IF_STATIC = {"en": "what if our data were static?", "zh": "我们的数据如果是静态的呢?"}
+CHANGE_DATA_NO = {"en": "change the data answer to no", "zh": "把数据的回答改成否"}
+WHAT_IF_VOICE = {"en": "what if we needed our brand voice?", "zh": "要是需要品牌语气呢？"}
+
+
+def _finished(advisor, lang):
+    state, turn = advisor.start_interview(WEEKLY[lang])
+    while turn.kind != "recommendation":
+        turn = advisor.reply(state, ANSWER[lang]["yes"] if turn.question.dimension == "external_knowledge"
+                             else ANSWER[lang]["no"])
+    assert state.done and state.profile.data_dynamics.value == "yes"
+    return state
+
+
+@pytest.mark.parametrize("said, kind, dim", [
+    ("what if our data were static?", "what_if", "data_dynamics"),
+    ("What if we had 40k labelled examples?", "what_if", "labeled_data"),
+    ("suppose answers had to cite sources", "what_if", "transparency"),
+    ("change the data answer to no", "change", "data_dynamics"),
+    ("Change my style answer to yes.", "change", "model_adaptation"),
+    ("我们的数据如果是静态的呢?", "what_if", "data_dynamics"),
+    ("假如有两万条标注数据呢", "what_if", "labeled_data"),
+    ("把数据的回答改成否", "change", "data_dynamics"),
+    ("yes", None, None), ("thanks!", None, None), ("我们做客服", None, None),
+])
+def test_follow_ups_are_told_apart_and_name_their_fact(said, kind, dim):
+    got = followup.parse(said)
+    assert (got.kind, got.dimension) == (kind, dim) if kind else got is None
+
+
+def test_a_what_if_shows_what_moved_and_saves_nothing(advisor, lang):
+    state = _finished(advisor, lang)
+    saved = state.model_dump(mode="json")
+    turn = advisor.reply(state, WHAT_IF_STATIC[lang])
+    assert state.model_dump(mode="json") == saved, "a what-if must not touch the saved answers"
+    ch = turn.change
+    assert turn.kind == "recommendation" and ch.kind == "what_if" and not ch.saved
+    assert [(f.dimension, f.before, f.after) for f in ch.facts] == [("data_dynamics", "yes", "no")]
+    assert turn.recommendation.profile.data_dynamics.value == "no"
+    assert ch.decision_before == state.recommendation.decision
+    assert wording().replies[lang]["hypothetical"] in turn.text
+    assert wording().dimension_names[lang]["data_dynamics"] in turn.text
+
+
+def test_a_what_if_that_flips_the_decision_says_so(advisor, lang):
+    state = _finished(advisor, lang)
+    turn = advisor.reply(state, WHAT_IF_VOICE[lang])
+    ch = turn.change
+    assert ("model_adaptation", "no", "yes") in [(f.dimension, f.before, f.after) for f in ch.facts]
+    assert ch.decision_after == decide(turn.recommendation.profile).decision != ch.decision_before
+    names = wording().decision_names[lang]
+    assert names[ch.decision_before] in turn.text and names[ch.decision_after] in turn.text
+
+
+def test_change_updates_the_saved_answers(advisor, lang):
+    state = _finished(advisor, lang)
+    turn = advisor.reply(state, CHANGE_DATA_NO[lang])
+    assert turn.change.saved and turn.change.kind == "change"
+    assert state.profile.data_dynamics.value == "no" and state.recommendation == turn.recommendation
+    assert state.history[-1].answer == CHANGE_DATA_NO[lang]
+    copy = InterviewState.model_validate(state.model_dump(mode="json"))
+    assert copy.profile.data_dynamics.value == "no" and copy.done
+
+
+def test_a_named_fact_is_read_with_that_question_asked(advisor, monkeypatch):
+    state = _finished(advisor, "en")
+    calls = []
+    real = advisor.engine.read
+    monkeypatch.setattr(advisor.engine, "read", lambda text, lang, asked=None: calls.append((text, asked)) or
+                        real(text, lang, asked))
+    advisor.reply(state, "change the labelled data answer to yes")
+    assert calls == [("yes", "labeled_data")]
+    assert state.profile.labeled_data.value == "yes"
+
+
+def test_anything_else_after_the_advice_says_what_can_be_asked(advisor, lang):
+    state = _finished(advisor, lang)
+    saved = state.model_dump(mode="json")
+    turn = advisor.reply(state, "thanks")
+    assert turn.kind == "info" and turn.text == wording().replies[lang]["followup_hint"]
+    unclear = advisor.reply(state, "what if it rained on Tuesdays?")
+    assert unclear.kind == "info" and unclear.text == wording().replies[lang]["followup_unclear"]
+    assert state.model_dump(mode="json") == saved
+
+
+def test_back_after_the_advice_with_nothing_answered_keeps_the_advice(advisor, lang):
+    state, _ = _first_question(advisor, lang)
+    turn = advisor.reply(state, COMMANDS[lang]["done"])  # advice with no question answered
+    info = advisor.reply(state, COMMANDS[lang]["back"])
+    assert info.kind == "info" and info.text == wording().replies[lang]["nothing_to_undo"]
+    assert state.done and state.recommendation == turn.recommendation
+
+
+def test_back_after_the_advice_reopens_the_last_answer(advisor, lang):
+    state, turn = _first_question(advisor, lang)
+    while turn.kind != "recommendation":
+        turn = advisor.reply(state, ANSWER[lang]["no"])
+    last = [e for e in state.history if e.dimension][-1]
+    turn = advisor.reply(state, COMMANDS[lang]["back"])
+    assert turn.kind == "question" and turn.question.dimension == last.dimension
+    assert not state.done and state.recommendation is None

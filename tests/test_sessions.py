@@ -1,6 +1,7 @@
 """The SQLite session store: round trips, migrations, damaged and locked files, durability."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -303,3 +304,61 @@ def test_migration_names_unique():
     # A repeated name would be skipped as "already applied" on every database.
     names = [name for name, _ in MIGRATIONS]
     assert len(names) == len(set(names))
+
+
+# ----------------------------------------------------------------------------- history: search, old states
+
+def test_list_finds_sessions_by_every_word_newest_first_and_limits(store: SessionStore):
+    a = store.create(_state("A support bot over our internal wiki."), channel="recommend")
+    b = store.create(_state("Summaries of legal contracts in our house style."))
+    c = store.create(_state("我们要做一个客服机器人，回答要基于产品手册。"), channel="slack")
+    d = store.create(_state("100% of answers must cite a_source."))
+    assert [r.id for r in store.list()] == [d, c, b, a]
+    assert [r.id for r in store.list(2)] == [d, c]
+    assert [r.id for r in store.list(query="WIKI support")] == [a], "every word, any case"
+    assert [r.id for r in store.list(query="wiki legal")] == []
+    assert [r.id for r in store.list(query="产品手册")] == [c]
+    assert [r.id for r in store.list(query="yes, weekly")] == [d, c, b, a], "answers are searched too"
+    assert [r.id for r in store.list(query="100%")] == [d] and [r.id for r in store.list(query="a_s")] == [d]
+    assert [r.id for r in store.list(query="%")] == [d], "% is a character, not a wildcard"
+    assert store.list(query="x_y") == [], "_ is a character, not a wildcard"
+
+
+def test_a_state_saved_before_snapshots_existed_still_opens_and_can_go_back(tmp_path: Path):
+    """An interview saved by the previous advisor (no Exchange.before / withdrawn) resumes; `back`
+    falls back to clearing the asked fact."""
+    from agent.api import Advisor
+    from agent.settings import Settings
+
+    path = tmp_path / "sessions.db"
+    old = {"lang": "en", "description": "We are building an assistant for our sales team.",
+           "profile": {"external_knowledge": {"value": "yes", "evidence": "yes", "source": "stated"}},
+           "history": [{"dimension": "external_knowledge", "question": "Knowledge?", "answer": "yes"},
+                       {"dimension": "model_adaptation", "question": "Style?", "answer": None}],
+           "pending": "model_adaptation", "skipped": [], "done": False, "recommendation": None,
+           "on_topic": True, "certainty": {"external_knowledge": 0.97}, "contradictions": []}
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS)
+    conn.execute("INSERT INTO sessions (id, channel, key, created_at, updated_at, title, state, decision, usage)"
+                 " VALUES ('0ld0ld01', 'cli', NULL, '2024-01-01T00:00:00.000000+00:00',"
+                 " '2024-01-01T00:00:00.000000+00:00', 'old', ?, NULL, '{}')", (json.dumps(old),))
+    conn.close()
+    with SessionStore(path) as s:
+        state = s.get("0ld0ld01").state
+    adv = Advisor(Settings.from_env(), engine="offline")
+    turn = adv.reply(state, "back")
+    assert turn.question.dimension == "external_knowledge"
+    assert state.profile.external_knowledge.value == "unknown" and "external_knowledge" not in state.certainty
+
+
+def test_a_store_being_created_reads_as_empty_not_damaged(tmp_path: Path):
+    """`sessions list` polled while a chat creates the store (file there, tables not yet
+    committed) lists nothing instead of calling the file unreadable."""
+    path = tmp_path / "sessions.db"
+    sqlite3.connect(path).close()  # the file exists, no table in it yet
+    with SessionStore(path, read_only=True) as s:
+        assert s.list() == [] and s.find("cli", "x") is None
+    with SessionStore(path) as s:  # and the writer then migrates it as usual
+        sid = s.create(_state())
+    with SessionStore(path, read_only=True) as s:
+        assert [r.id for r in s.list()] == [sid]

@@ -9,7 +9,8 @@ import re
 from typing import Callable
 
 from .policy import swing_dimensions
-from ..types import CORE_DIMENSIONS, DimensionValue, Exchange, InterviewState, OpenQuestion, Profile, Reading, Turn
+from ..types import (CORE_DIMENSIONS, DimensionValue, Exchange, InterviewState, OpenQuestion, Profile, Reading,
+                     Snapshot, Turn)
 from ..wording import wording
 
 MAX_QUESTIONS = 8
@@ -32,6 +33,16 @@ Read = Callable[[str, str | None], Reading]
 Phraser = Callable[[str, str, Profile], str]
 
 
+def is_back(answer: str) -> bool:
+    """Is this the `back` command (in either language)?"""
+    return bool(_BACK.match(answer))
+
+
+def answered(state: InterviewState) -> list[Exchange]:
+    """Questions answered and not taken back, oldest first (what `back` can take back)."""
+    return [e for e in state.history if e.dimension and e.answer is not None and not e.withdrawn]
+
+
 def open_dimensions(state: InterviewState) -> list[str]:
     """Core dimensions still unknown and not skipped."""
     return [d for d in CORE_DIMENSIONS if state.profile.get(d).value == "unknown" and d not in state.skipped]
@@ -50,7 +61,7 @@ def question_turn(state: InterviewState, dim: str, phrase: Phraser) -> Turn:
     spec = getattr(w.questions[dim], state.lang)
     text = phrase(dim, state.lang, state.profile)
     state.pending = dim
-    state.history.append(Exchange(dimension=dim, question=text))
+    state.history.append(Exchange(dimension=dim, question=text, before=snapshot(state)))
     return Turn(kind="question", text=text, question=OpenQuestion(dimension=dim, question=text, why=spec.why))
 
 
@@ -72,14 +83,11 @@ def handle_command(state: InterviewState, answer: str) -> tuple[str, Turn | None
             state.pending = None
         return "ask", None
     if _BACK.match(answer):
-        answered = [e for e in state.history if e.dimension and e.answer is not None]
-        if not answered:
+        taken = answered(state)
+        if not taken:
             return "reply", _reply(state, "nothing_to_undo")
-        last = answered[-1]
-        setattr(state.profile, last.dimension, DimensionValue())
-        state.certainty.pop(last.dimension, None)
-        if last.dimension in state.skipped:
-            state.skipped.remove(last.dimension)
+        last = taken[-1]
+        withdraw(state, last)
         if state.pending and state.history and state.history[-1].answer is None:
             state.history.pop()  # the question we were on is asked again later if still needed
         state.pending = None
@@ -88,6 +96,37 @@ def handle_command(state: InterviewState, answer: str) -> tuple[str, Turn | None
     if is_third_language(answer):
         return "reply", _reply(state, "third_language")
     return "answer", None
+
+
+def snapshot(state: InterviewState) -> Snapshot:
+    """What the state knows now (taken when a question is asked, so `back` can return to it)."""
+    return Snapshot(profile=state.profile.model_copy(deep=True), certainty=dict(state.certainty),
+                    contradictions=list(state.contradictions), skipped=list(state.skipped),
+                    description=state.description, on_topic=state.on_topic)
+
+
+def withdraw(state: InterviewState, exchange: Exchange) -> None:
+    """Take an answer back: everything it (and anything after it) added to the state goes.
+
+    Restoring the snapshot taken when the question was asked removes the values, evidence and
+    probabilities the answer set on *any* dimension, not only the one asked. Sessions saved
+    before snapshots existed fall back to clearing the asked dimension.
+    """
+    if exchange.before is not None:
+        b = exchange.before.model_copy(deep=True)
+        state.profile, state.certainty, state.contradictions = b.profile, b.certainty, b.contradictions
+        state.skipped, state.description, state.on_topic = b.skipped, b.description, b.on_topic
+    else:
+        setattr(state.profile, exchange.dimension, DimensionValue())
+        state.certainty.pop(exchange.dimension, None)
+        if exchange.dimension in state.skipped:
+            state.skipped.remove(exchange.dimension)
+    # Answers given after it were given on top of it: they are withdrawn with it.
+    after = False
+    for e in state.history:
+        after = after or e is exchange
+        if after and e.dimension and e.answer is not None:
+            e.withdrawn = True
 
 
 def _answer_last(state: InterviewState, answer: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import re
 import secrets
 import sqlite3
 import threading
@@ -133,8 +134,9 @@ class SessionRecord(BaseModel):
     def to_json(self) -> dict:
         return self.model_dump(mode="json")
 
-    def to_markdown(self) -> str:
-        """A readable transcript: title, decision, each question and answer, usage."""
+    def to_markdown(self, advice: str = "") -> str:
+        """A readable transcript: title, decision, each question and answer, usage; then `advice`
+        (the recommendation rendered as markdown by the caller), its headings one level down."""
         u = {**EMPTY_USAGE, **self.usage}
         lines = [f"# {self.title or '(untitled session)'}", "",
                  f"- Session: `{self.id}` ({self.channel}{', ' + self.key if self.key else ''})",
@@ -145,10 +147,16 @@ class SessionRecord(BaseModel):
         asked = [e for e in self.state.history if e.question]
         lines += ["## Transcript", ""] if asked else []
         for e in asked:
+            if e.dimension is None:  # a command that changed answers: back, change
+                lines += [f"_(said: {e.answer})_", ""]
+                continue
             answer = f"**A:** {e.answer}" if e.answer is not None else "_(no answer yet)_"
-            lines += [f"**Q:** {e.question}", "", answer, ""]
+            taken_back = " _(taken back)_" if e.withdrawn else ""
+            lines += [f"**Q:** {e.question}", "", answer + taken_back, ""]
         lines += ["## Usage", "", f"{u['calls']} model call(s), {u['prompt_tokens']} prompt + "
                   f"{u['completion_tokens']} completion tokens, about ${u['est_cost_usd']:.4f}"]
+        if advice.strip():
+            lines += ["", re.sub(r"(?m)^(#+) ", r"#\1 ", advice.strip())]
         return "\n".join(lines) + "\n"
 
 
@@ -273,6 +281,14 @@ class SessionStore:
 
     def _check_readable(self) -> None:
         """A read-only store needs every migration we rely on; newer ones are fine to read past."""
+        if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name='sessions'").fetchone():
+            # A store another process is creating right now (its first migration not committed
+            # yet), or an empty file: nothing to read yet, not a damaged database.
+            self._conn.close()
+            self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self._conn.row_factory = sqlite3.Row
+            migrate(self._conn)
+            return
         missing = {name for name, _ in MIGRATIONS} - _applied(self._conn)
         if missing and _applied(self._conn):
             log.info("session database %s predates %s; reading it as it is", self.path, ", ".join(sorted(missing)))
@@ -404,11 +420,18 @@ class SessionStore:
         """The channel's most recently updated session (for `chat --resume` without an id)."""
         return self._one("channel=? ORDER BY updated_at DESC, rowid DESC", (channel,))
 
-    def list(self, limit: int = 50) -> list[SessionRecord]:
-        """Newest first; a damaged row is logged and left out so the others still show."""
+    def list(self, limit: int = 50, query: Optional[str] = None) -> list[SessionRecord]:
+        """Newest first; with `query`, only sessions whose title or stored text (description,
+        answers, advice) holds every word of it (case-insensitive for ASCII letters). A damaged
+        row is logged and left out so the others still show."""
+        where, params = [], []
+        for word in (query or "").split():
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(title LIKE ? ESCAPE '\\' OR state LIKE ? ESCAPE '\\')")
+            params += [pattern, pattern]
+        sql = "SELECT * FROM sessions" + (" WHERE " + " AND ".join(where) if where else "")
         with self._read() as conn:
-            rows = conn.execute("SELECT * FROM sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?",
-                                (limit,)).fetchall()
+            rows = conn.execute(sql + " ORDER BY updated_at DESC, rowid DESC LIMIT ?", (*params, limit)).fetchall()
         records = []
         for row in rows:
             try:

@@ -328,3 +328,41 @@ def test_socket_mode_requests_go_through_the_same_durable_inbox(tmp_path, fake_a
         assert len(fake_api.received("chat.postMessage", channel="C0SOCKET")) == 1
     finally:
         close_app(app)
+
+
+# --------------------------------------------------------------------------- after the advice
+
+def test_thread_replies_after_the_advice_take_what_ifs_and_changes(bot, fake_api):
+    """Issue 10: a finished thread can be asked "what if …?" (nothing saved) and told "change …" (saved)."""
+    weekly = "We want a support bot that answers from our product docs, which change weekly. No special style is needed."
+    ts, _ = bot.slack.mention(weekly)
+    [advice] = fake_api.wait_for("chat.postMessage", thread_ts=ts)
+    assert advice.blocks[0]["type"] == "header", "the description settles it: advice at once"
+    key = f"{TEAM}:C0CHANNEL1:{ts}"
+    assert bot.store().find("slack", key).state.profile.data_dynamics.value == "yes"
+
+    bot.slack.message("what if our data were static?", thread_ts=ts)
+    what_if = fake_api.wait_for("chat.postMessage", count=2, thread_ts=ts)[-1].all_text()
+    assert "What-if: what if our data were static?" in what_if
+    assert "data changes often yes → no" in what_if
+    bot.idle()
+    assert bot.store().find("slack", key).state.profile.data_dynamics.value == "yes", "a what-if saves nothing"
+
+    bot.slack.message("我们的数据如果是静态的呢?", thread_ts=ts)
+    zh = fake_api.wait_for("chat.postMessage", count=3, thread_ts=ts)[-1].all_text()
+    assert "data changes often yes → no" in zh, "the thread keeps the interview's language"
+
+    bot.slack.message("change the data answer to no", thread_ts=ts)
+    posts = fake_api.wait_for("chat.postMessage", count=5, thread_ts=ts)
+    assert "Change saved: change the data answer to no" in posts[-2].all_text()
+    assert posts[-1].blocks[0]["type"] == "header", "the changed advice, with its buttons"
+    bot.idle()
+    record = bot.store().find("slack", key)
+    assert record.state.profile.data_dynamics.value == "no" and record.state.done
+    assert record.decision == record.state.recommendation.decision
+
+    bot.slack.message("back", thread_ts=ts)
+    nothing = fake_api.wait_for("chat.postMessage", count=6, thread_ts=ts)[-1].all_text()
+    assert "no earlier answer to change" in nothing, "no question was answered: nothing to take back"
+    bot.idle()
+    assert bot.store().find("slack", key).state.done, "the advice stands"

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from ...api import Settings
 from ...errors import AdvisorError, UserError
+from ...types import InterviewState
 from .options import BaseUrlOpt, EmbOpt, EngineOpt, ModelOpt, settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -132,6 +133,7 @@ def recommend(text: str = typer.Argument(None, help="Project description, or - f
               as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
               markdown: bool = typer.Option(False, "--markdown", help="Print markdown."),
               about_self: bool = typer.Option(False, "--about-self", help="Apply the framework to the advisor itself."),
+              no_log: bool = typer.Option(False, "--no-log", help="Do not log this result to the session store."),
               engine: Optional[str] = EngineOpt, model: Optional[str] = ModelOpt,
               base_url: Optional[str] = BaseUrlOpt):
     """One-shot recommendation: no questions, assumptions and open questions listed."""
@@ -153,13 +155,39 @@ def recommend(text: str = typer.Argument(None, help="Project description, or - f
     with err.status("Thinking…") if err.is_terminal and not as_json else nullcontext():
         rec = adv.recommend(text)
     if as_json:
+        _log_result(adv, text, rec, no_log)
         emit_json(to_json(rec))
         return
     prose = "".join(adv.write_advice(rec))
+    _log_result(adv, text, rec, no_log)
     if markdown:
         sys.stdout.write(to_markdown(rec, prose))
     else:
         render_terminal(rec, out, prose)
+
+
+def _log_result(adv, text: str, rec, no_log: bool) -> None:
+    """Log a one-shot result as a finished session (channel `recommend`), as `llm` logs prompts.
+
+    Off with --no-log or ADVISOR_LOG=0. A store that cannot be written costs the log, not the
+    advice: one line on stderr says so.
+    """
+    if no_log or not adv.settings.log:
+        return
+    from ...api import SessionStore
+
+    state = InterviewState(lang=rec.lang, description=text, profile=rec.profile, done=True, recommendation=rec)
+    try:
+        with SessionStore(adv.settings.db_path) as store:
+            sid = store.create(state, channel="recommend")
+            usage = getattr(adv.engine, "usage", None)
+            if usage is not None and hasattr(usage, "drain"):
+                store.add_usage(sid, **usage.drain())
+    except UserError as e:
+        err.print(f"note: not logged ({e}); --no-log or ADVISOR_LOG=0 skips logging", highlight=False, markup=False)
+        return
+    if err.is_terminal:
+        err.print(f"[dim]Logged as session {sid} (ask what if: advisor chat --resume {sid})[/dim]")
 
 
 @app.command()
@@ -180,16 +208,23 @@ def chat(resume: bool = typer.Option(False, "--resume", help="Continue a saved s
 
 
 @sessions_app.command("list")
-def sessions_list(as_json: bool = typer.Option(False, "--json")):
-    """Saved sessions, newest first."""
+def sessions_list(limit: int = typer.Option(50, "-n", "--count", min=1, help="How many, newest first."),
+                  query: Optional[str] = typer.Option(None, "-q", "--query",
+                                                      help="Only sessions whose text holds every word of this."),
+                  as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Saved sessions (chats, Slack threads, logged recommend results), newest first."""
     from rich.table import Table
 
     from ...api import SessionStore
 
-    recs = SessionStore(settings().db_path, read_only=True).list()
+    recs = SessionStore(settings().db_path, read_only=True).list(limit, query)
     if as_json:
         emit_json({"sessions": [{"id": r.id, "channel": r.channel, "title": r.title, "decision": r.decision,
-                                 "updated_at": r.updated_at.isoformat()} for r in recs]})
+                                 "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()}
+                                for r in recs]})
+        return
+    if not recs and query:
+        out.print(f"No sessions match {query!r}", highlight=False, markup=False)
         return
     table = Table("id", "channel", "updated", "decision", "title")
     for r in recs:
@@ -204,7 +239,15 @@ def sessions_show(session_id: str):
 
     from ...api import SessionStore
 
-    out.print(Markdown(SessionStore(settings().db_path, read_only=True).get(session_id).to_markdown()))
+    out.print(Markdown(_session_markdown(SessionStore(settings().db_path, read_only=True).get(session_id))))
+
+
+def _session_markdown(record) -> str:
+    """The transcript, then the full advice (when the session has one)."""
+    from ...api import to_markdown
+
+    rec = record.state.recommendation
+    return record.to_markdown(to_markdown(rec) if rec else "")
 
 
 @sessions_app.command("export")
@@ -218,7 +261,7 @@ def sessions_export(session_id: str, fmt: str = typer.Option("md", "--format", h
     if fmt == "json":
         emit_json(rec.to_json())
     elif fmt == "md":
-        sys.stdout.write(rec.to_markdown())
+        sys.stdout.write(_session_markdown(rec))
     else:
         raise UserError("--format must be md or json")
 
@@ -230,6 +273,20 @@ def sessions_delete(session_id: str):
 
     SessionStore(settings().db_path).delete(session_id)
     out.print(f"Deleted session {session_id}.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ...api import version
+
+        out.print(f"advisor {version()}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                            help="Print the version and exit.")):
+    """RAG, fine-tuning, both, or neither? Advice cited from one article."""
 
 
 def _register_optional_commands() -> None:

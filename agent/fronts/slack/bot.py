@@ -262,6 +262,13 @@ class SlackBot:
                 self.commit(item, replies, create=(sid, state, CHANNEL, key))
                 return
             sid, state = record.id, record.state
+            if state.done and text:
+                # After the advice: "what if …?", "change the … answer to …" or "back" (the library reads it).
+                turn = self.advisor.reply(state, text)
+                replies = (self.follow_up_replies(channel, thread_ts, sid, state, turn) if state.done
+                           else self.turn_replies(channel, thread_ts, sid, state, turn))  # "back" reopened it
+                self.commit(item, replies, save=(sid, state))
+                return
             if state.done:
                 self.commit(item, [self._finished(channel, thread_ts, state)])
                 return
@@ -278,6 +285,21 @@ class SlackBot:
         rec = state.recommendation
         name = wording().decision_names[state.lang][rec.decision] if rec else "-"
         return _post(channel, thread_ts, kit.labels(state.lang)["finished"].format(decision=kit.escape(name)))
+
+    def follow_up_replies(self, channel: str, thread_ts: str, sid: str, state: InterviewState,
+                          turn: Turn) -> list[dict]:
+        """What moved and the new advice; a what-if's advice as text (its buttons would point at the
+        saved advice), a change's with its buttons (it is the saved advice now)."""
+        if turn.change is None or not turn.recommendation:
+            hint = self._finished(channel, thread_ts, state)
+            hint["text"] = kit.clip(hint["text"] + "\n" + kit.escape(turn.text), 3000)
+            return [hint]
+        rec = turn.recommendation
+        if turn.change.saved:
+            return [_post(channel, thread_ts, kit.escape(turn.text)),
+                    _post(channel, thread_ts, kit.escape(kit.recommendation_text(rec)),
+                          kit.recommendation_blocks(rec, sid))]
+        return [_post(channel, thread_ts, kit.escape(turn.text + "\n\n" + kit.recommendation_text(rec)))]
 
     def turn_replies(self, channel: str, thread_ts: str, sid: str, state: InterviewState, turn: Turn) -> list[dict]:
         if turn.kind == "question":
