@@ -41,6 +41,9 @@ _EXPORTS = {
     "describe_endpoint_failure": "agent.llm.client",
     "ENDPOINT": "agent.engines.batch_replies", "batch_request": "agent.engines.batch_replies",
     "ReplyEngine": "agent.engines.batch_replies", "ReplyIndex": "agent.engines.batch_replies",
+    # the one-story advice (issue 10)
+    "disagreements": "agent.explaining.consistency", "render_coverage": "agent.explaining.render",
+    "what_would_change": "agent.deciding.change",
 }
 _MODULES = {"slack_kit": "agent.explaining.slack_blocks"}
 

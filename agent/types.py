@@ -218,6 +218,35 @@ class OpenQuestion(BaseModel):
     why: str
 
 
+class WhyNot(BaseModel):
+    """Why one outcome that was not chosen does not fit, cited."""
+
+    decision: Decision
+    text: str
+    citations: list[Citation] = []
+
+
+class Flip(BaseModel):
+    """A smallest change in the facts that would flip the decision (from the policy alone)."""
+
+    changes: dict[str, Value] = Field(description="dimension -> the value that would flip it, all taken as stated")
+    decision: Decision = Field(description="The decision the policy gives with those changes.")
+    text: str = Field("", description="The change in words (filled in by the advice, not the policy).")
+
+
+Readiness = Literal["ready", "not_ready", "unknown", "outside_article"]
+
+
+class ReadinessItem(BaseModel):
+    """Whether the project looks ready on one practical topic, and where that judgement comes from."""
+
+    topic: str = Field(description="labeled_data, upkeep, cost, latency (article) or an id of a topic it does not cover.")
+    status: Readiness = Field(description="outside_article: the article does not cover it, so no quote backs the line.")
+    text: str
+    citations: list[Citation] = []
+    question: str = Field("", description="The question that would settle it.")
+
+
 class Recommendation(BaseModel):
     """The advice: decision, profile, cited reasons, caveats and what could change it."""
 
@@ -233,6 +262,13 @@ class Recommendation(BaseModel):
     assumptions: list[str] = Field(default_factory=list, description="Dimensions assumed, not stated.")
     decided_by: list[str] = Field(default_factory=list, description="Dimensions that settled the outcome.")
     notices: list[str] = []
+    # Added for the one-story advice (issue 10); all derived from the same outcome.
+    headline: str = Field("", description="One sentence: the decision and why, in the advice's language.")
+    why_not: list[WhyNot] = Field(default_factory=list, description="Each outcome not chosen, with why not.")
+    what_would_change: list[Flip] = Field(default_factory=list,
+                                          description="The smallest changes in the facts that flip the decision.")
+    readiness: list[ReadinessItem] = Field(default_factory=list,
+                                           description="Readiness where the article speaks to it, and what it does not cover.")
 
 
 # --------------------------------------------------------------------------- golden cases

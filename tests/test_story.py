@@ -1,0 +1,111 @@
+"""One story from one reading: the headline, profile, reasons, caveats, why-not lines, flips and open
+questions of one Recommendation agree, on the issue's cases and on every golden and dev case."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent.explaining.consistency import disagreements
+from agent.explaining.render import to_markdown
+from agent.types import Citation, DimensionValue, OpenQuestion, Profile, Reason, Recommendation
+from agent.wording import wording
+
+ROOT = Path(__file__).resolve().parents[1]
+QUIRKY = {
+    "en": "We want the model to write product copy in our brand's quirky voice, but we only have a few hundred examples.",
+    "zh": "我们希望模型用我们品牌独特的写作风格写产品文案，但我们只有几百条样本。",
+}
+
+
+def claims(rec: Recommendation) -> list[str]:
+    return [c.claim for part in (rec.rationale, rec.caveats, rec.why_not) for r in part for c in r.citations]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_real_style_need_with_thin_data_tells_one_story(advisor, lang):
+    """Style need real, data too thin: prompt with examples now, fine-tune once the data is there."""
+    rec = advisor.recommend(QUIRKY[lang])
+    assert rec.decision == "prompting"
+    assert rec.profile.model_adaptation.value == "yes" and rec.profile.labeled_data.value == "no"
+    assert rec.headline == wording().headline[lang]["prompting.thin_data"]
+    assert "prompting.neither" not in claims(rec)          # no "neither axis applies"
+    assert disagreements(rec) == []
+    md = to_markdown(rec)
+    assert "Neither axis" not in md and "两个维度都不适用" not in md
+    assert ("fine-tune once" in md) if lang == "en" else ("再微调" in md)
+    # Why not fine-tuning: the data, cited; what would change it: a large labelled set.
+    ft = next(w for w in rec.why_not if w.decision == "fine-tuning")
+    assert ft.citations[0].claim == "labeled_data.no"
+    assert any(f.changes == {"labeled_data": "yes"} and f.decision == "fine-tuning" for f in rec.what_would_change)
+
+
+def test_the_prompting_reason_says_neither_is_the_advisors_inference(advisor):
+    """The article never recommends using neither technique: the reason must not pretend it does."""
+    rec = advisor.recommend("Classify incoming emails into five folders. No special tone, no outside data, "
+                            "a few thousand labelled emails.")
+    reason = next(r for r in rec.rationale if r.citations[0].claim == "prompting.neither")
+    assert "inference" in reason.text and "not the article's advice" in reason.text
+    assert "推断" in wording().prompting_reason.zh
+
+
+def _rec(**kw) -> Recommendation:
+    base = dict(decision="prompting", confidence=0.5, profile=Profile(), rationale=[], citations=[],
+                headline=wording().headline["en"]["prompting"])
+    base.update(kw)
+    return Recommendation(**base)
+
+
+def _cite(claim: str) -> Citation:
+    return Citation(section_id="considerations.recap", quote="x", claim=claim)
+
+
+def test_the_checker_finds_each_kind_of_disagreement():
+    style = Profile(model_adaptation=DimensionValue(value="yes", evidence="quirky voice", source="stated"),
+                    labeled_data=DimensionValue(value="no", evidence="a few hundred", source="stated"))
+    # Today's quirky-voice advice: "nothing calls for changing behaviour" over a table that says yes.
+    today = _rec(profile=style, rationale=[
+        Reason(dimension="model_adaptation", text="…", citations=[_cite("model_adaptation.yes")]),
+        Reason(dimension="model_adaptation", text="Neither axis applies", citations=[_cite("prompting.neither")])])
+    found = disagreements(today)
+    assert any(d.startswith("headline: says a behaviour change is not needed") for d in found)
+    assert any("says neither axis applies" in d for d in found)
+    assert disagreements(today.model_copy(update={"headline": ""})) == found  # an old saved advice: same reading
+    fixed = today.model_copy(update={"headline": wording().headline["en"]["prompting.thin_data"],
+                                     "rationale": today.rationale[:1]})
+    assert disagreements(fixed) == []
+    rag = _rec(decision="rag", headline=wording().headline["en"]["rag"],
+               profile=Profile(external_knowledge=DimensionValue(value="yes", source="stated")),
+               caveats=[Reason(dimension="data_dynamics", text="retrain", citations=[_cite("caveat.stale_snapshot")])],
+               rationale=[Reason(dimension="transparency", text="…", citations=[_cite("transparency.yes")])],
+               open_questions=[OpenQuestion(dimension="external_knowledge", question="?", why="")])
+    found = disagreements(rag)
+    assert any(d.startswith("caveat 1 (caveat.stale_snapshot): advises on fine-tuning") for d in found)
+    assert any(d.startswith("reason 1 (transparency.yes): says transparency is yes, the profile says unknown") for d in found)
+    assert any(d.startswith("open question on external_knowledge") for d in found)
+    assert any(d.startswith("headline:") for d in disagreements(rag.model_copy(update={"headline": "made up"})))
+    assert any(d.startswith("headline: tells the fine-tuning story")
+               for d in disagreements(rag.model_copy(update={"headline": wording().headline["en"]["fine-tuning"]})))
+
+
+def _cases() -> list[dict]:
+    out = []
+    for name in ("advisor.golden.v1.yaml", "advisor.dev.v1.yaml"):
+        out += yaml.safe_load((ROOT / "evals" / "golden" / name).read_text("utf-8"))["cases"]
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_every_golden_and_dev_case_tells_one_story(advisor):
+    """0 disagreements over the golden and dev suites (English and Chinese cases)."""
+    cases = _cases()
+    assert {c["lang"] for c in cases} == {"en", "zh"} and len(cases) > 400
+    told = {}
+    for case in cases:
+        rec = advisor.recommend(case["description"], case["lang"])
+        found = disagreements(rec)
+        if found:
+            told[case["id"]] = found
+    assert not told, f"{sum(map(len, told.values()))} disagreements in {len(told)} cases: {told}"
