@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: learning-curve run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp llama-setup llama-server
+.PHONY: coverage-doc learning-curve run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp llama-setup llama-server
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -62,6 +62,10 @@ reading-eval: $(STAMP)
 ## Regenerate the published JSON Schemas in schemas/ from the pydantic types (a test fails when they are stale).
 schemas: $(STAMP)
 	$(BIN)/python -m agent.schemas
+
+## The article's coverage table (docs/coverage.md) from knowledge/coverage.yaml.
+coverage-doc: $(STAMP)
+	$(BIN)/python -m agent.article.coverage > docs/coverage.md
 
 ## Time the MCP server's round-trips over stdio and streamable HTTP (127.0.0.1).
 bench-mcp: $(STAMP)

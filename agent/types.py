@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Decision = Literal["rag", "fine-tuning", "hybrid", "prompting", "undecided"]
 DECISIONS: tuple[str, ...] = ("rag", "fine-tuning", "hybrid", "prompting", "undecided")
@@ -409,6 +409,40 @@ class CoverageTopic(BaseModel):
     note: str = Field(description="One line on the depth of coverage.")
 
 
+CoverageStatus = Literal["quoted", "mentioned", "not_covered"]
+
+
+class CoverageAspect(BaseModel):
+    """How far the article covers one aspect the advice speaks to (knowledge/coverage.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    title_en: str
+    status: CoverageStatus = Field(description="quoted: stated, with claims; mentioned: touched, never cited; "
+                                               "not_covered: the article does not speak to it.")
+    claims: list[str] = Field(default_factory=list, description="Claims in knowledge/quotes.yaml that cite it (quoted only).")
+    sections: list[str] = Field(default_factory=list, description="Sections that mention it (mentioned only).")
+    note: str = ""
+    question: str = Field("", description="The question that would settle it (not quoted only).")
+
+    @model_validator(mode="after")
+    def _status_matches_its_sources(self) -> "CoverageAspect":
+        if self.status == "quoted" and (not self.claims or self.sections):
+            raise ValueError(f"{self.id}: a quoted aspect lists its claims and no sections")
+        if self.status == "mentioned" and (self.claims or not self.sections):
+            raise ValueError(f"{self.id}: a mentioned aspect lists its sections and no claims")
+        if self.status == "not_covered" and (self.claims or self.sections):
+            raise ValueError(f"{self.id}: an aspect not covered has no claims or sections")
+        return self
+
+
+class CoverageAspects(BaseModel):
+    """knowledge/coverage.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+    aspects: list[CoverageAspect]
+
+
 class CoverageMap(BaseModel):
     """What the article does and does not cover, derived from knowledge/sections.yaml."""
 
@@ -418,6 +452,8 @@ class CoverageMap(BaseModel):
     topics: list[CoverageTopic]
     not_covered: list[str] = Field(description="Ids of topics no section speaks to.")
     out_of_scope: str = Field(description="What the advisor cannot answer from this article.")
+    aspects: list[CoverageAspect] = Field(default_factory=list,
+                                          description="Per aspect the advice speaks to: quoted, mentioned only, or not covered.")
 
 
 class SectionRef(BaseModel):

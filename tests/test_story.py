@@ -109,3 +109,29 @@ def test_every_golden_and_dev_case_tells_one_story(advisor):
         if found:
             told[case["id"]] = found
     assert not told, f"{sum(map(len, told.values()))} disagreements in {len(told)} cases: {told}"
+
+
+# --------------------------------------------------------------------------- why not, what would change it
+
+def test_each_outcome_not_chosen_gets_one_cited_line(advisor):
+    for text in (QUIRKY["en"], "We want an assistant that answers employee questions from our HR handbook, "
+                 "which is revised every month. People must see which policy an answer came from."):
+        rec = advisor.recommend(text)
+        assert sorted(w.decision for w in rec.why_not) == sorted({"rag", "fine-tuning", "hybrid", "prompting"} - {rec.decision})
+        assert all(len(w.citations) == 1 and w.citations[0].claim for w in rec.why_not)
+        assert all(any(c.quote == w.citations[0].quote for c in rec.citations) for w in rec.why_not)
+
+
+def test_what_would_change_it_is_in_every_rendering(advisor):
+    from agent.explaining.render import render_terminal, to_json
+    from rich.console import Console
+
+    rec = advisor.recommend(QUIRKY["en"])
+    flip = next(f for f in rec.what_would_change if f.decision == "fine-tuning")
+    assert flip.text == "If you had a large labelled set of examples → Fine-tuning"
+    assert flip.text in to_markdown(rec)
+    assert to_json(rec)["what_would_change"][1]["changes"] == {"labeled_data": "yes"}
+    for full in (False, True):
+        console = Console(record=True, width=80)
+        render_terminal(rec, console, full=full)
+        assert flip.text in " ".join(console.export_text().split())

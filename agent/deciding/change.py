@@ -26,6 +26,11 @@ def _alternatives(p: Profile, dim: str) -> tuple[str, ...]:
     return ("no",) if dv.value == "yes" else ("yes",)
 
 
+def _stated(p: Profile, dim: str) -> bool:
+    dv = p.get(dim)
+    return dv.value != "unknown" and dv.source != "assumed"
+
+
 def what_would_change(profile: Profile, *, contradictions: Iterable[str] = (), max_changes: int = 2) -> list[Flip]:
     """For each other decision, the fewest changed core facts (taken as stated) that reach it.
 
@@ -36,11 +41,17 @@ def what_would_change(profile: Profile, *, contradictions: Iterable[str] = (), m
     base = decide(profile, contradictions=contradictions).decision
     found: dict[str, Flip] = {}
     for n in range(1, max_changes + 1):
+        candidates = []
         for dims in combinations(QUESTION_ORDER, n):
             for values in product(*(_alternatives(profile, d) for d in dims)):
                 changes = dict(zip(dims, values))
                 still = [c for c in contradictions if c not in changes]
                 decision = decide(_changed(profile, changes), contradictions=still).decision
                 if decision not in (base, "undecided") and decision not in found:
-                    found[decision] = Flip(changes=changes, decision=decision)
+                    candidates.append((changes, decision))
+        # Among equally small changes, prefer one to a fact the user stated: it names what the
+        # decision rests on ("if your documents stopped changing"), where an open one is a question.
+        candidates.sort(key=lambda c: -sum(_stated(profile, d) for d in c[0]))
+        for changes, decision in candidates:
+            found.setdefault(decision, Flip(changes=changes, decision=decision))
     return sorted(found.values(), key=lambda f: (len(f.changes), DECISIONS.index(f.decision)))
