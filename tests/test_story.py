@@ -135,3 +135,48 @@ def test_what_would_change_it_is_in_every_rendering(advisor):
         console = Console(record=True, width=80)
         render_terminal(rec, console, full=full)
         assert flip.text in " ".join(console.export_text().split())
+
+
+# --------------------------------------------------------------------------- readiness, the short view
+
+def test_readiness_cites_the_article_where_it_speaks_and_never_where_it_does_not(advisor):
+    rec = advisor.recommend(QUIRKY["en"])
+    by_topic = {r.topic: r for r in rec.readiness}
+    assert by_topic["labeled_data"].status == "not_ready"
+    assert by_topic["labeled_data"].citations[0].claim == "readiness.labeled_data"
+    outside = [r for r in rec.readiness if r.status == "outside_article"]
+    assert {"cost_figures", "agents_tools", "hosted_fine_tuning"} <= {r.topic for r in outside}
+    assert all(not r.citations and r.question.endswith("?") for r in outside)
+    rag = advisor.recommend("We want an assistant that answers employee questions from our HR handbook, which is "
+                            "revised every month. People must see which policy an answer came from.")
+    topics = {r.topic: r for r in rag.readiness}
+    assert {"upkeep", "cost", "latency", "long_context", "prompt_caching"} <= set(topics)
+    assert topics["long_context"].status == "outside_article" and not topics["long_context"].citations
+    md = to_markdown(rag)
+    assert topics["long_context"].question in md and topics["upkeep"].text in md
+
+
+SHORT_VIEW_CASES = [QUIRKY["en"], QUIRKY["zh"],
+                    "A customer support bot for our SaaS: replies must be written in our support team's voice, answer "
+                    "from the product docs that change weekly, and we have 200k resolved tickets. Latency matters, "
+                    "costs matter, privacy matters.",
+                    "给律师用的合同审查助手，不能编造条款，法规经常修订，需要引用原文。我们没有标注数据，要求实时响应，注意成本和隐私。",
+                    "We need a chatbot."]
+
+
+@pytest.mark.parametrize("text", SHORT_VIEW_CASES)
+def test_the_default_terminal_view_fits_40_lines_of_80_columns(advisor, text):
+    from rich.console import Console
+
+    from agent.explaining.render import render_terminal
+
+    rec = advisor.recommend(text)
+    console = Console(record=True, width=80)
+    render_terminal(rec, console)
+    lines = console.export_text().rstrip("\n").split("\n")
+    assert len(lines) <= 40, "\n".join(lines)
+    full = Console(record=True, width=80)
+    render_terminal(rec, full, full=True)
+    assert len(full.export_text().split("\n")) > len(lines)   # --full shows more: every quote and caveat
+    for r in rec.rationale:
+        assert r.citations[0].quote not in console.export_text()  # quotes only in --full
