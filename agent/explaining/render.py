@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from rich.cells import cell_len, set_cell_size
 from rich.console import Console, Group
@@ -148,9 +149,10 @@ def _render_short(rec: Recommendation, console: Console) -> None:
     L, S, width = _LABELS[rec.lang], wording().story_labels[rec.lang], min(console.width, WIDTH)
     if rec.rationale:
         console.print(Text(L["reasons"], style="bold underline"))
+        shown: set[str] = set()  # each clause of the user's words once
         for r in rec.rationale[:6]:
             where = f" [{fit(quote_heading(r.citations[0], rec.lang), 30)}]" if r.citations else ""
-            console.print(Text("• ") + Text(fit(short_reason(r, rec), width - 2 - cell_len(where)))
+            console.print(Text("• ") + Text(fit(short_reason(r, rec, shown), width - 2 - cell_len(where)))
                           + Text(where, style="dim"), no_wrap=True, crop=True)
     for title, lines, style in ((S["why_not"], [f"✗ {wn.text}" for wn in rec.why_not], ""),
                                 (S["change"], [f"→ {f.text}" for f in rec.what_would_change[:3]], ""),
@@ -161,13 +163,15 @@ def _render_short(rec: Recommendation, console: Console) -> None:
                 console.print(Text(fit(line, 2 * width - 4), style=style), width=width)
 
 
-def short_reason(r: Reason, rec: Recommendation) -> str:
-    """A reason in a few words: the fact and the user's words for it, or the reason's first sentence."""
+def short_reason(r: Reason, rec: Recommendation, shown: Optional[set[str]] = None) -> str:
+    """A reason in a few words: the fact and the user's words for it (unless in `shown`), or its first sentence."""
     claim = r.citations[0].claim if r.citations else None
     dim, _, value = (claim or "").rpartition(".")
+    shown = set() if shown is None else shown
     if dim in CORE_DIMENSIONS and value in ("yes", "no") and dim == r.dimension:
         names, dv = wording().dimension_names[rec.lang], rec.profile.get(dim)
-        said = f" “{' '.join(dv.evidence.split())}”" if dv.evidence else ""
+        said = f" “{' '.join(dv.evidence.split())}”" if dv.evidence and dv.evidence not in shown else ""
+        shown.add(dv.evidence)
         return f"{names[dim]}: {value}{said}"
     return first_sentence(r.text)
 

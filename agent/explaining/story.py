@@ -63,7 +63,11 @@ def why_not(profile: Profile, outcome: Outcome, lang: str, cite: Cite) -> list[W
         claim = line.claim.format(knowledge_claim=knowledge_claim(profile, outcome))
         c = cite(claim)
         if c is not None:
-            out.append(WhyNot(decision=other, text=getattr(line, lang), citations=[c]))
+            dim = claim.rpartition(".")[0]
+            text = getattr(line, lang)
+            if dim in profile.model_fields and profile.get(dim).source == "assumed":
+                text += w.story_labels[lang]["assumed"]  # say it rests on silence, not on a stated fact
+            out.append(WhyNot(decision=other, text=text, citations=[c]))
     return out
 
 
