@@ -267,7 +267,7 @@ class Advisor:
                            engine=self.engine.name, one_shot=True)
         rec.notices += self._notices()
         state.recommendation, state.done, state.pending = rec, True, None
-        return Turn(kind="recommendation", text=wording().headline[state.lang][rec.decision], recommendation=rec)
+        return Turn(kind="recommendation", text=rec.headline, recommendation=rec)
 
     # ------------------------------------------------------------------ the article itself
     # For front-ends that browse the knowledge (the MCP server's explain and resources).
