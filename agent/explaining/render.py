@@ -39,7 +39,15 @@ def headline(rec: Recommendation) -> str:
     return rec.headline or wording().headline[rec.lang][rec.decision]
 
 
-def _cite_line(c: Citation, lang: str) -> str:
+_SAME_QUOTE = {"en": "(the same quote as above: {head})", "zh": "（与上文同一引文：{head}）"}
+
+
+def _cite_line(c: Citation, lang: str, seen: Optional[set] = None) -> str:
+    """A quote with where it comes from; one already shown (in `seen`) is only pointed at."""
+    if seen is not None:
+        if (c.section_id, c.quote) in seen:
+            return _SAME_QUOTE[lang].format(head=quote_heading(c, lang))
+        seen.add((c.section_id, c.quote))
     head = " › ".join(c.heading_path)
     if lang == "en":
         return f"「{c.quote}」 — {head} ({c.title_en}). {c.summary_en}"
@@ -97,12 +105,13 @@ def to_markdown(rec: Recommendation, advice_text: str = "") -> str:
             "| --- | --- | --- | --- |"]
     for name, value, evidence, source in _profile_rows(rec):
         out.append(f"| {name} | {value} | {source} | {evidence.replace('|', '/').replace(chr(10), ' ')} |")
+    seen: set = set()  # each quote in full once
     for title, items in ((L["reasons"], rec.rationale), (S["why_not"], rec.why_not), (L["caveats"], rec.caveats)):
         if items:
             out += ["", f"## {title}", ""]
             for r in items:
                 out.append(f"- {r.text}")
-                out += [f"  > {_cite_line(c, rec.lang)}" for c in r.citations]
+                out += [f"  > {_cite_line(c, rec.lang, seen)}" for c in r.citations]
     if rec.what_would_change:
         out += ["", f"## {S['change']}", ""] + [f"- {f.text}" for f in rec.what_would_change]
     cited = [r for r in rec.readiness if r.status != "outside_article"]
@@ -111,7 +120,7 @@ def to_markdown(rec: Recommendation, advice_text: str = "") -> str:
         out += ["", f"## {S['readiness']}", ""]
         for r in cited:
             out.append(f"- {_readiness_line(r, rec.lang)}")
-            out += [f"  > {_cite_line(c, rec.lang)}" for c in r.citations]
+            out += [f"  > {_cite_line(c, rec.lang, seen)}" for c in r.citations]
     if outside:
         out += ["", f"## {S['outside']}", ""] + [f"- {r.text} — {r.question}" for r in outside]
     if rec.open_questions:
@@ -186,7 +195,7 @@ def _render_full(rec: Recommendation, console: Console) -> None:
         style = {"yes": "green", "no": "red"}.get(value, "")
         table.add_row(name, Text(value, style=style), Text(source, style="dim"), evidence)
     console.print(table)
-    cited = [r for r in rec.readiness if r.status != "outside_article"]
+    cited, seen = [r for r in rec.readiness if r.status != "outside_article"], set()
     for title, items in ((L["reasons"], rec.rationale), (S["why_not"], rec.why_not), (L["caveats"], rec.caveats),
                          (S["readiness"], cited)):
         if items:
@@ -195,7 +204,7 @@ def _render_full(rec: Recommendation, console: Console) -> None:
                 text = _readiness_line(r, rec.lang) if isinstance(r, ReadinessItem) else r.text
                 console.print(Text("• ") + Text(text))
                 for c in r.citations:
-                    console.print(Text("    " + _cite_line(c, rec.lang), style="italic dim"))
+                    console.print(Text("    " + _cite_line(c, rec.lang, seen), style="italic dim"))
     if rec.what_would_change:
         console.print(Text(S["change"], style="bold underline"))
         for f in rec.what_would_change:
