@@ -102,10 +102,14 @@ def test_every_golden_and_dev_case_tells_one_story(advisor):
     """0 disagreements over the golden and dev suites (English and Chinese cases)."""
     cases = _cases()
     assert {c["lang"] for c in cases} == {"en", "zh"} and len(cases) > 400
+    from agent.article.quotes import is_structural
+
     told = {}
     for case in cases:
         rec = advisor.recommend(case["description"], case["lang"])
         found = disagreements(rec)
+        found += [f"quotes a transition or a question: {c.quote}" for c in rec.citations if is_structural(c.quote)]
+        found += [f"a citation without its claim: {c.quote}" for c in rec.citations if not c.claim]
         if found:
             told[case["id"]] = found
     assert not told, f"{sum(map(len, told.values()))} disagreements in {len(told)} cases: {told}"
