@@ -112,12 +112,10 @@ def readiness(profile: Profile, outcome: Outcome, lang: str, cite: Cite) -> list
         ready = profile.labeled_data.value == "yes"
         add("labeled_data", "labeled_data.ready" if ready else "labeled_data.unknown",
             "ready" if ready else "unknown", question=not ready)
-    if fine_tuning_now and profile.data_dynamics.value == "yes":
+    if d == "fine-tuning" and profile.data_dynamics.value == "yes":
         add("upkeep", "upkeep.fine-tuning.not_ready", "not_ready")
-    elif fine_tuning_now:
-        add("upkeep", "upkeep.fine-tuning", "unknown")
-    elif _uses(d, "rag"):
-        add("upkeep", "upkeep.rag", "unknown")
+    elif d in ("fine-tuning", "rag", "hybrid"):
+        add("upkeep", f"upkeep.{d}", "unknown")
     if d != "prompting":
         add("cost", "cost", "unknown")
     if _uses(d, "rag"):
