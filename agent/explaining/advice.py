@@ -86,7 +86,9 @@ def build(profile: Profile, outcome: Outcome, lang: str, citer: Citer, descripti
     why_not = story.why_not(shown, outcome, lang, citer.cite_claim)
     ready = story.readiness(shown, outcome, lang, citer.cite_claim)
     citations: list[Citation] = []
-    for r in [*rationale, *caveats, *why_not, *ready]:
+    # The top-level list backs the decision (its reasons and caveats); why-not and readiness lines
+    # carry their own citations, which argue about other outcomes and are not scored as the decision's.
+    for r in [*rationale, *caveats]:
         for c in r.citations:
             if all((c.section_id, c.quote) != (x.section_id, x.quote) for x in citations):
                 citations.append(c)
