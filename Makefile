@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: learning-curve run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp llama-setup llama-server
+.PHONY: coverage-doc learning-curve run test test-fast eval eval-baseline retrieval-eval reading-eval bench ship-index train clean schemas bench-mcp llama-setup llama-server
 
 # The advisor and its runtime dependencies only; the test tools come with $(TEST_STAMP).
 # -qq: pip prints errors only. The packaging warnings were fixed at their source (pyproject.toml,
@@ -74,6 +74,10 @@ reading-eval: $(STAMP)
 ## Regenerate the published JSON Schemas in schemas/ from the pydantic types (a test fails when they are stale).
 schemas: $(STAMP)
 	$(BIN)/python -m agent.schemas
+
+## The article's coverage table (docs/coverage.md) from knowledge/coverage.yaml.
+coverage-doc: $(STAMP)
+	$(BIN)/python -m agent.article.coverage > docs/coverage.md
 
 ## Time the MCP server's round-trips over stdio and streamable HTTP (127.0.0.1).
 bench-mcp: $(STAMP)

@@ -41,6 +41,9 @@ _EXPORTS = {
     "describe_endpoint_failure": "agent.llm.client",
     "ENDPOINT": "agent.engines.batch_replies", "batch_request": "agent.engines.batch_replies",
     "ReplyEngine": "agent.engines.batch_replies", "ReplyIndex": "agent.engines.batch_replies",
+    # the one-story advice (issue 10)
+    "disagreements": "agent.explaining.consistency", "render_coverage": "agent.explaining.render",
+    "what_would_change": "agent.deciding.change",
 }
 _MODULES = {"slack_kit": "agent.explaining.slack_blocks"}
 
@@ -305,7 +308,7 @@ class Advisor:
                            engine=self.engine.name, one_shot=True)
         rec.notices += self._notices()
         state.recommendation, state.done, state.pending = rec, True, None
-        return Turn(kind="recommendation", text=wording().headline[state.lang][rec.decision], recommendation=rec)
+        return Turn(kind="recommendation", text=rec.headline, recommendation=rec)
 
     # ------------------------------------------------------------------ the article itself
     # For front-ends that browse the knowledge (the MCP server's explain and resources).

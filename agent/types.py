@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Decision = Literal["rag", "fine-tuning", "hybrid", "prompting", "undecided"]
 CoreDimension = Literal[
@@ -213,6 +213,35 @@ class OpenQuestion(BaseModel):
     why: str
 
 
+class WhyNot(BaseModel):
+    """Why one outcome that was not chosen does not fit, cited."""
+
+    decision: Decision
+    text: str
+    citations: list[Citation] = []
+
+
+class Flip(BaseModel):
+    """A smallest change in the facts that would flip the decision (from the policy alone)."""
+
+    changes: dict[str, Value] = Field(description="dimension -> the value that would flip it, all taken as stated")
+    decision: Decision = Field(description="The decision the policy gives with those changes.")
+    text: str = Field("", description="The change in words (filled in by the advice, not the policy).")
+
+
+Readiness = Literal["ready", "not_ready", "unknown", "outside_article"]
+
+
+class ReadinessItem(BaseModel):
+    """Whether the project looks ready on one practical topic, and where that judgement comes from."""
+
+    topic: str = Field(description="labeled_data, upkeep, cost, latency (article) or an id of a topic it does not cover.")
+    status: Readiness = Field(description="outside_article: the article does not cover it, so no quote backs the line.")
+    text: str
+    citations: list[Citation] = []
+    question: str = Field("", description="The question that would settle it.")
+
+
 class Recommendation(BaseModel):
     """The advice: decision, profile, cited reasons, caveats and what could change it."""
 
@@ -228,6 +257,13 @@ class Recommendation(BaseModel):
     assumptions: list[str] = Field(default_factory=list, description="Dimensions assumed, not stated.")
     decided_by: list[str] = Field(default_factory=list, description="Dimensions that settled the outcome.")
     notices: list[str] = []
+    # Added for the one-story advice (issue 10); all derived from the same outcome.
+    headline: str = Field("", description="One sentence: the decision and why, in the advice's language.")
+    why_not: list[WhyNot] = Field(default_factory=list, description="Each outcome not chosen, with why not.")
+    what_would_change: list[Flip] = Field(default_factory=list,
+                                          description="The smallest changes in the facts that flip the decision.")
+    readiness: list[ReadinessItem] = Field(default_factory=list,
+                                           description="Readiness where the article speaks to it, and what it does not cover.")
 
 
 # --------------------------------------------------------------------------- golden cases
@@ -404,6 +440,40 @@ class CoverageTopic(BaseModel):
     note: str = Field(description="One line on the depth of coverage.")
 
 
+CoverageStatus = Literal["quoted", "mentioned", "not_covered"]
+
+
+class CoverageAspect(BaseModel):
+    """How far the article covers one aspect the advice speaks to (knowledge/coverage.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    title_en: str
+    status: CoverageStatus = Field(description="quoted: stated, with claims; mentioned: touched, never cited; "
+                                               "not_covered: the article does not speak to it.")
+    claims: list[str] = Field(default_factory=list, description="Claims in knowledge/quotes.yaml that cite it (quoted only).")
+    sections: list[str] = Field(default_factory=list, description="Sections that mention it (mentioned only).")
+    note: str = ""
+    question: str = Field("", description="The question that would settle it (not quoted only).")
+
+    @model_validator(mode="after")
+    def _status_matches_its_sources(self) -> "CoverageAspect":
+        if self.status == "quoted" and (not self.claims or self.sections):
+            raise ValueError(f"{self.id}: a quoted aspect lists its claims and no sections")
+        if self.status == "mentioned" and (self.claims or not self.sections):
+            raise ValueError(f"{self.id}: a mentioned aspect lists its sections and no claims")
+        if self.status == "not_covered" and (self.claims or self.sections):
+            raise ValueError(f"{self.id}: an aspect not covered has no claims or sections")
+        return self
+
+
+class CoverageAspects(BaseModel):
+    """knowledge/coverage.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+    aspects: list[CoverageAspect]
+
+
 class CoverageMap(BaseModel):
     """What the article does and does not cover, derived from knowledge/sections.yaml."""
 
@@ -413,6 +483,8 @@ class CoverageMap(BaseModel):
     topics: list[CoverageTopic]
     not_covered: list[str] = Field(description="Ids of topics no section speaks to.")
     out_of_scope: str = Field(description="What the advisor cannot answer from this article.")
+    aspects: list[CoverageAspect] = Field(default_factory=list,
+                                          description="Per aspect the advice speaks to: quoted, mentioned only, or not covered.")
 
 
 class SectionRef(BaseModel):

@@ -15,9 +15,27 @@ WORDING_FILE = "offline.v1.yaml"
 
 class Bilingual(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    section: str
     en: str
     zh: str
+
+
+class CitedLine(Bilingual):
+    """A line backed by a claim's quote (an id in knowledge/quotes.yaml, or a `{…}` slot filled at run time)."""
+
+    claim: str
+
+
+class FlipWords(BaseModel):
+    template: str
+    join: str
+
+
+class OutsideTopic(BaseModel):
+    """A topic the article does not cover: what to say, and the question that would settle it."""
+
+    model_config = ConfigDict(extra="forbid")
+    says: str
+    q: str
 
 
 class QuestionText(BaseModel):
@@ -27,7 +45,6 @@ class QuestionText(BaseModel):
 
 class QuestionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    section: str
     en: QuestionText
     zh: QuestionText
 
@@ -52,6 +69,13 @@ class Wording(BaseModel):
     replies: dict[str, dict[str, str]]
     dimension_names: dict[str, dict[str, str]]
     use_cases: dict[str, UseCaseCue]
+    why_not: dict[str, CitedLine]
+    flip: dict[str, FlipWords]
+    flip_changes: dict[str, dict[str, dict[str, str]]]
+    readiness: dict[str, Bilingual]
+    readiness_questions: dict[str, dict[str, str]]
+    outside_article: dict[str, dict[str, OutsideTopic]]
+    story_labels: dict[str, dict[str, str]]
 
 
 def prompts_dir() -> Path:

@@ -38,6 +38,8 @@ def summary_rows(result: dict) -> list[tuple[str, str, str]]:
         ("citation precision", "citation_precision", _pct(m["citation_precision"])),
         ("citation recall", "citation_recall", _pct(m["citation_recall"])),
     ]
+    if "disagreements" in m:  # parts of one advice telling different stories (agent/explaining/consistency.py)
+        rows.append(("consistency: disagreements", "", str(m["disagreements"])))
     if "metamorphic" in m:
         mm = m["metamorphic"]
         rows.append(("metamorphic pass rate", "metamorphic.pass_rate", f"{_pct(mm['pass_rate'])} ({mm['passed']}/{mm['n']})"))
@@ -187,6 +189,13 @@ def to_markdown(result: dict, checks: list, baseline: Optional[dict] = None, cha
     if missed:
         parts.append(f"Cases missing a must_cite section ({len(missed)}):\n" + "\n".join(
             f"- `{i}`: {', '.join(ms)}" for i, ms in missed[:40]) + ("\n- …" if len(missed) > 40 else ""))
+
+    if "disagreements" in m:
+        told = [(c["id"], d) for c in result["cases"] for d in c.get("disagreements", [])]
+        parts += ["## Consistency",
+                  f"{m['disagreements']} disagreements between the parts of one advice (headline, profile, reasons, "
+                  "caveats, why not, what would change it, open questions)."
+                  + ("\n" + "\n".join(f"- `{i}`: {d}" for i, d in told[:40]) if told else "")]
 
     parts += ["## Baselines", _md_table(
         ["predictor", "accuracy", "advisor margin"],

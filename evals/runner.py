@@ -65,6 +65,9 @@ def score_case(case: GoldenCase, rec: Optional[Recommendation], checker, parents
                              if not checker.is_verbatim(c.quote, c.section_id)]
     row["cited"] = sorted({c.section_id for c in cites})
     row["precision"], row["recall"] = metrics.citation_precision_recall(row["cited"], exp.must_cite, parents)
+    from agent.api import disagreements  # parts of the advice that tell different stories
+
+    row["disagreements"] = disagreements(rec)
     return row
 
 
@@ -132,6 +135,7 @@ def evaluate(adv, loaded: LoadedSuite, tick: Optional[Tick] = None, *, interview
         "citations_checked": n_cites,
         "citation_precision": metrics.mean(r["precision"] for r in rows),
         "citation_recall": metrics.mean(r["recall"] for r in rows),
+        "disagreements": sum(len(r.get("disagreements", [])) for r in rows),
         "latency_ms": {"p50": metrics.percentile(latencies, 50), "p95": metrics.percentile(latencies, 95),
                        "max": max(latencies), "warmup": round(warmup * 1000, 1)},
         "llm": {"calls_per_case": metrics.mean(r["calls"] for r in rows),

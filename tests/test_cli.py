@@ -116,6 +116,16 @@ def test_recommend_reads_stdin_in_both_languages():
     assert data["decision"] == "rag" and data["lang"] == "zh"
 
 
+def test_recommend_fits_a_screen_and_full_adds_the_quotes_and_the_coverage(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    text = "We want the model to write product copy in our brand's quirky voice, but we only have a few hundred examples."
+    short, full = advisor_cli("recommend", text), advisor_cli("recommend", "--full", text)
+    assert short.returncode == 0 and full.returncode == 0, short.err + full.err
+    assert len(short.out.rstrip("\n").split("\n")) <= 40 and max(map(len, short.out.split("\n"))) <= 80
+    assert "What would change it" in short.out and "「" not in short.out
+    assert "「" in full.out and "What the article covers" in full.out and "not covered" in full.out
+
+
 def test_search_json_is_one_object_on_stdout():
     data = one_json_object(advisor_cli("search", "does my data change often?", "--json", "-k", "4"))
     assert set(data) == {"query", "results"} and len(data["results"]) == 4

@@ -135,6 +135,7 @@ def test_index_rebuild_in_an_unusable_home_fails_fast(tmp_path, monkeypatch):
     (("index", "--embeddings", "openai"), "OPENAI_API_KEY"),
     (("search", "citations", "--embeddings", "openai"), "OPENAI_API_KEY"),
     (("recommend", "--json", "--markdown", WIKI), "choose one"),
+    (("recommend", "--full", "--json", WIKI), "choose one"),
     (("recommend", "--about-self", "some text"), "--about-self"),
 ])
 def test_conflicting_or_incomplete_options_are_refused_in_one_line(args, expect):

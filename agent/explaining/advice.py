@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from . import story
 from .citations import Citer
 from ..deciding.policy import KNOWLEDGE_SIGNALS, Outcome
 from ..types import (CORE_DIMENSIONS, Citation, DimensionValue, OpenQuestion, Profile, Reason,
@@ -12,6 +13,10 @@ from ..wording import wording
 # Needs a one-shot text does not mention are assumed absent; labelled data is a resource,
 # not a need, so silence about it stays unknown (and becomes an open question instead).
 ASSUMABLE = tuple(d for d in CORE_DIMENSIONS if d != "labeled_data")
+
+
+# The "(\"{evidence}\")" part of a reason template, dropped when that clause was already shown.
+_NO_EVIDENCE = re.compile(r' ?\("\{evidence\}"\)|（“\{evidence\}”）')
 
 
 def _clip(text: str, n: int = 90) -> str:
@@ -62,20 +67,28 @@ def build(profile: Profile, outcome: Outcome, lang: str, citer: Citer, descripti
         for dim in outcome.contradictions:
             reason(dim, f"question.{dim}", _contradiction_text(dim, lang))
     else:
+        shown_evidence: set[str] = set()
         for dim in _reason_dims(profile, outcome):
             dv = profile.get(dim)
-            tpl = w.reasons[dim][dv.value]
-            text = getattr(tpl, lang).format(evidence=_clip(dv.evidence or "—"))
-            reason(dim, f"{dim}.{dv.value}", text)
-        if outcome.decision == "prompting":
-            pr = w.prompting_reason
-            reason("model_adaptation", "prompting.neither", getattr(pr, lang))
+            tpl = getattr(w.reasons[dim][dv.value], lang)
+            if dv.evidence and dv.evidence in shown_evidence:
+                tpl = _NO_EVIDENCE.sub("", tpl)  # each clause of the user's words is shown once
+            shown_evidence.add(dv.evidence)
+            reason(dim, f"{dim}.{dv.value}", tpl.format(evidence=_clip(dv.evidence or "—")))
+        if outcome.decision == "prompting" and not outcome.behaviour:
+            # Only when no behaviour need was found: a style need held back by thin data is
+            # the labelled-data reason's story, not "neither".
+            reason("model_adaptation", "prompting.neither", getattr(w.prompting_reason, lang))
         _attach_use_case(rationale, outcome.decision, description, citer, lang)
 
     caveats = _caveats(profile, outcome, lang, citer)
     open_qs = _open_questions(outcome, assumed, lang, profile)
+    why_not = story.why_not(shown, outcome, lang, citer.cite_claim)
+    ready = story.readiness(shown, outcome, lang, citer.cite_claim)
     citations: list[Citation] = []
-    for r in rationale + caveats:
+    # The top-level list backs the decision (its reasons and caveats); why-not and readiness lines
+    # carry their own citations, which argue about other outcomes and are not scored as the decision's.
+    for r in [*rationale, *caveats]:
         for c in r.citations:
             if all((c.section_id, c.quote) != (x.section_id, x.quote) for x in citations):
                 citations.append(c)
@@ -83,6 +96,8 @@ def build(profile: Profile, outcome: Outcome, lang: str, citer: Citer, descripti
         decision=outcome.decision, confidence=outcome.confidence, engine=engine, lang=lang,
         profile=shown, rationale=rationale, citations=citations, open_questions=open_qs,
         caveats=caveats, assumptions=assumed, decided_by=outcome.decided_by, notices=list(notices or []),
+        headline=story.headline(outcome, lang),
+        why_not=why_not, what_would_change=story.flips(profile, outcome, lang), readiness=ready,
     )
 
 
@@ -128,7 +143,11 @@ def _caveats(profile: Profile, outcome: Outcome, lang: str, citer: Citer) -> lis
 
 def _open_questions(outcome: Outcome, assumed: list[str], lang: str, profile: Profile) -> list[OpenQuestion]:
     w = wording()
-    dims = list(outcome.swing)
+    # A fact the description states is not asked again, unless it said it both ways.
+    clash = outcome.contradictions if outcome.decision == "undecided" else []
+    dims = [d for d in outcome.swing if d in clash or profile.get(d).value == "unknown"
+            or profile.get(d).source == "assumed"]
+    dims = [d for d in clash if d not in dims] + dims
     if profile.labeled_data.value == "unknown" and outcome.behaviour and "labeled_data" not in dims:
         dims.append("labeled_data")
     dims += [d for d in assumed if d not in dims]

@@ -39,7 +39,7 @@ _ANSWER_LABELS = {
 
 LABELS = {
     "en": {"unknown": "Don't know", "finish": "Just recommend", "why_button": "why?", "share": "Share in channel",
-           "profile": "Profile", "reasons": "Why", "caveats": "Caveats", "open": "What would change the advice",
+           "profile": "Profile", "reasons": "Why", "caveats": "Caveats", "open": "Open questions",
            "confidence": "confidence", "engine": "engine", "shared_by": "Shared by <@{user}>",
            "hint": "Use the buttons or reply in this thread · skip · why? · back · just recommend",
            "answered": "<@{user}> answered: *{answer}*", "citation_of": "Cited for: {reason}",
@@ -51,7 +51,7 @@ LABELS = {
            "error": "Sorry, something went wrong on my side. Please try again.",
            "shared": "Shared in the channel."},
     "zh": {"unknown": "不知道", "finish": "直接推荐", "why_button": "为什么？", "share": "分享到频道",
-           "profile": "画像", "reasons": "理由", "caveats": "注意事项", "open": "哪些回答会改变建议",
+           "profile": "画像", "reasons": "理由", "caveats": "注意事项", "open": "待澄清的问题",
            "confidence": "置信度", "engine": "引擎", "shared_by": "由 <@{user}> 分享",
            "hint": "点按钮或在此线程中回复 · 跳过 · 为什么 · 返回 · 直接推荐",
            "answered": "<@{user}> 回答：*{answer}*", "citation_of": "引用依据：{reason}",
@@ -197,30 +197,42 @@ def _profile_fields(rec: Recommendation) -> list[dict]:
 
 
 def recommendation_blocks(rec: Recommendation, session_id: str, *, advice_text: str = "",
-                          shareable: bool = False, shared_by: Optional[str] = None) -> list[dict]:
-    """The advice: decision, compact profile, cited reasons with "why?" buttons, caveats."""
-    w, L = wording(), labels(rec.lang)
+                          shareable: bool = False, shared_by: Optional[str] = None, full: bool = False) -> list[dict]:
+    """The advice, short like the terminal's default view (decision, one cited line per reason with a
+    "why?" button, why not the others, what would change it, the next question); `full` adds the
+    profile, caveats, readiness and every open question."""
+    w, L, S = wording(), labels(rec.lang), wording().story_labels[rec.lang]
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "emoji": True,
                                     "text": clip(w.decision_names[rec.lang][rec.decision], HEADER_MAX)}},
-        _section(escape(w.headline[rec.lang][rec.decision])),
+        _section(escape(rec.headline or w.headline[rec.lang][rec.decision])),
         _context(f"{L['confidence']} {rec.confidence:.2f} · {L['engine']} {escape(rec.engine)}"
                  + (" · " + L["shared_by"].format(user=shared_by) if shared_by else "")),
     ]
     if advice_text.strip():
         blocks.append(_section(escape(advice_text.strip())))
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{L['profile']}*"},
-                   "fields": _profile_fields(rec)})
-    for kind, title, items in (("r", L["reasons"], rec.rationale), ("c", L["caveats"], rec.caveats)):
+    if full:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{L['profile']}*"},
+                       "fields": _profile_fields(rec)})
+    lists = [("r", L["reasons"], rec.rationale)] + ([("c", L["caveats"], rec.caveats)] if full else [])
+    for kind, title, items in lists:
         if not items:
             continue
         blocks += [{"type": "divider"}, _section(f"*{title}*")]
         for i, r in enumerate(items[:MAX_REASONS]):
             why = _button(L["why_button"], f"{WHY_ACTION}:{kind}{i}", f"{session_id}:{kind}:{i}") if r.citations else None
             blocks.append(_section(_reason_text(r, rec.lang), accessory=why))
-    if rec.open_questions:
-        lines = [f"• {escape(q.question)} — _{escape(q.why)}_" for q in rec.open_questions]
-        blocks += [{"type": "divider"}, _section(f"*{L['open']}*\n" + "\n".join(lines))]
+    story = [(S["why_not"], [f"✗ {escape(x.text)}" for x in rec.why_not]),
+             (S["change"], [f"→ {escape(f.text)}" for f in rec.what_would_change])]
+    if full:
+        story.append((S["readiness"], [f"• {escape(r.text)}" + (f" _{escape(r.question)}_" if r.question else "")
+                                       for r in rec.readiness]))
+        story.append((L["open"], [f"• {escape(q.question)} — _{escape(q.why)}_" for q in rec.open_questions]))
+    else:
+        story.append((S["next"], [f"? {escape(q.question)}" for q in rec.open_questions[:1]]))
+    for title, lines in story:
+        if lines:
+            blocks += [{"type": "divider"}, _section(f"*{title}*\n" + "\n".join(lines))]
     if rec.notices:
         blocks.append(_context("\n".join(f":warning: {escape(n)}" for n in rec.notices)))
     if shareable:
@@ -232,7 +244,7 @@ def recommendation_blocks(rec: Recommendation, session_id: str, *, advice_text: 
 def recommendation_text(rec: Recommendation) -> str:
     """The plain-text fallback (notifications, screen readers)."""
     w = wording()
-    return f"{w.decision_names[rec.lang][rec.decision]}: {w.headline[rec.lang][rec.decision]}"
+    return f"{w.decision_names[rec.lang][rec.decision]}: {rec.headline or w.headline[rec.lang][rec.decision]}"
 
 
 def parse_why_value(value: str) -> tuple[str, str, int] | None:

@@ -7,8 +7,8 @@ import pytest
 
 from agent.explaining import slack_blocks as kit
 from agent.fronts.slack.app import plain_text, thread_key
-from agent.types import (CORE_DIMENSIONS, Citation, DimensionValue, OpenQuestion, Profile, Reason,
-                         Recommendation, Turn)
+from agent.types import (CORE_DIMENSIONS, Citation, DimensionValue, Flip, OpenQuestion, Profile, Reason,
+                         Recommendation, Turn, WhyNot)
 
 QUOTE = "在微调 LLM 或使用 RAG 之间进行选择时,一个关键考虑因素是应用程序是否需要访问外部数据源。"
 
@@ -48,8 +48,23 @@ def _limits_hold(blocks: list[dict]) -> None:
     assert len(ids) == len(set(ids)), "action_ids must be unique within a message"
 
 
+def test_short_advice_blocks_show_decision_cited_reasons_why_not_and_what_would_change():
+    rec = _rec().model_copy(update={"headline": "one story",
+                                    "why_not": [WhyNot(decision="fine-tuning", text="no style need", citations=[_citation()])],
+                                    "what_would_change": [Flip(changes={"external_knowledge": "no"}, decision="prompting",
+                                                               text="If no outside knowledge → prompting")]})
+    blocks = kit.recommendation_blocks(rec, "abcd1234")
+    _limits_hold(blocks)
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert "one story" in text and "✗ no style need" in text and "→ If no outside knowledge" in text
+    assert "? How often?" in text and not [b for b in blocks if b.get("fields")]  # no profile, no caveats
+    assert "caveat 0" not in text
+    why = [b["accessory"]["value"] for b in blocks if (b.get("accessory") or {}).get("action_id", "").startswith(kit.WHY_ACTION)]
+    assert why == ["abcd1234:r:0", "abcd1234:r:1"]
+
+
 def test_advice_blocks_show_decision_profile_cited_reasons_and_why_buttons():
-    blocks = kit.recommendation_blocks(_rec(), "abcd1234")
+    blocks = kit.recommendation_blocks(_rec(), "abcd1234", full=True)
     _limits_hold(blocks)
     assert blocks[0]["type"] == "header" and blocks[0]["text"]["text"].startswith("RAG")
     [profile] = [b for b in blocks if b.get("fields")]
@@ -64,7 +79,7 @@ def test_advice_blocks_show_decision_profile_cited_reasons_and_why_buttons():
 
 def test_advice_blocks_stay_within_slack_limits_with_many_long_reasons():
     blocks = kit.recommendation_blocks(_rec(reasons=40, caveats=40, quote="长" * 5000), "abcd1234",
-                                       advice_text="x" * 10_000, shareable=True, shared_by="U1")
+                                       advice_text="x" * 10_000, shareable=True, shared_by="U1", full=True)
     _limits_hold(blocks)
     assert blocks[-1]["elements"][0]["action_id"] == kit.SHARE_ACTION
 

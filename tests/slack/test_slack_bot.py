@@ -202,7 +202,7 @@ def test_just_recommend_gives_block_kit_advice_and_why_expands_a_citation(bot, f
     advice = fake_api.wait_for("chat.postMessage", count=2, thread_ts=ts)[-1]
     types = [b["type"] for b in advice.blocks]
     assert types[0] == "header" and "RAG" in advice.blocks[0]["text"]["text"]
-    assert any(b.get("fields") for b in advice.blocks)  # the compact profile
+    assert "Why not the others" in advice.all_text() and "What would change it" in advice.all_text()  # the short view
     text = advice.all_text()
     record = bot.store().find("slack", f"{TEAM}:C0CHANNEL1:{ts}")
     rec = record.state.recommendation

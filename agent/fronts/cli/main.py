@@ -131,16 +131,17 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild even if
 @app.command()
 def recommend(text: str = typer.Argument(None, help="Project description, or - for stdin."),
               as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-              markdown: bool = typer.Option(False, "--markdown", help="Print markdown."),
+              markdown: bool = typer.Option(False, "--markdown", help="Print the full advice as markdown."),
+              full: bool = typer.Option(False, "--full", help="Every quote, caveat and readiness line, and the article's coverage."),
               about_self: bool = typer.Option(False, "--about-self", help="Apply the framework to the advisor itself."),
               no_log: bool = typer.Option(False, "--no-log", help="Do not log this result to the session store."),
               engine: Optional[str] = EngineOpt, model: Optional[str] = ModelOpt,
               base_url: Optional[str] = BaseUrlOpt):
-    """One-shot recommendation: no questions, assumptions and open questions listed."""
-    from ...api import render_terminal, to_json, to_markdown
+    """One-shot recommendation: a short view (40 lines), --full for every quote, --markdown or --json."""
+    from ...api import render_coverage, render_terminal, to_json, to_markdown
 
-    if as_json and markdown:
-        raise UserError("--json and --markdown are two formats: choose one")
+    if sum((as_json, markdown, full)) > 1:
+        raise UserError("--json, --markdown and --full are three formats: choose one")
     if about_self and text is not None:
         raise UserError("--about-self describes the advisor itself: give it no description")
     if about_self:
@@ -163,7 +164,9 @@ def recommend(text: str = typer.Argument(None, help="Project description, or - f
     if markdown:
         sys.stdout.write(to_markdown(rec, prose))
     else:
-        render_terminal(rec, out, prose)
+        render_terminal(rec, out, prose, full=full)
+        if full:
+            render_coverage(adv.coverage(), out, rec.lang)
 
 
 def _log_result(adv, text: str, rec, no_log: bool) -> None:
