@@ -54,6 +54,33 @@ class UseCaseCue(BaseModel):
     p: str
 
 
+class RenderLabels(BaseModel):
+    """Headings and short labels of the terminal and markdown renderings."""
+
+    model_config = ConfigDict(extra="forbid")
+    terminal: dict[str, dict[str, str]]
+    readiness_status: dict[str, dict[str, str]]
+    same_quote: dict[str, str]
+    contradiction: dict[str, str]
+
+
+class SuggestedPrompt(BaseModel):
+    title: str
+    message: str
+
+
+class SlackWords(BaseModel):
+    """The Slack bot's labels, answer buttons (what each sends, and what it says), status and prompts."""
+
+    model_config = ConfigDict(extra="forbid")
+    labels: dict[str, dict[str, str]]
+    answer_labels: dict[str, dict[str, list[str]]]
+    answer_values: dict[str, dict[str, str]]
+    status: dict[str, str]
+    suggested_prompts: list[SuggestedPrompt]
+    prompts_title: str
+
+
 class Wording(BaseModel):
     """All the offline engine's sentences, in English and Chinese."""
 
@@ -76,6 +103,8 @@ class Wording(BaseModel):
     readiness_questions: dict[str, dict[str, str]]
     outside_article: dict[str, dict[str, OutsideTopic]]
     story_labels: dict[str, dict[str, str]]
+    labels: RenderLabels
+    slack: SlackWords
 
 
 def prompts_dir() -> Path:

@@ -102,10 +102,8 @@ def build(profile: Profile, outcome: Outcome, lang: str, citer: Citer, descripti
 
 
 def _contradiction_text(dim: str, lang: str) -> str:
-    name = wording().dimension_names[lang][dim]
-    if lang == "zh":
-        return f"描述在“{name}”这一决定性问题上前后矛盾，需要先澄清。"
-    return f"The description contradicts itself on a deciding question ({name}); that has to be settled first."
+    w = wording()
+    return w.labels.contradiction[lang].format(name=w.dimension_names[lang][dim])
 
 
 def _attach_use_case(rationale: list[Reason], decision: str, description: str, citer: Citer, lang: str) -> None:

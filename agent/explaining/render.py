@@ -16,16 +16,6 @@ from ..textproc import tokenize
 from ..wording import wording
 
 _COLOURS = {"rag": "cyan", "fine-tuning": "magenta", "hybrid": "green", "prompting": "yellow", "undecided": "red"}
-_LABELS = {
-    "en": {"profile": "Profile", "dimension": "Dimension", "value": "Value", "evidence": "Evidence",
-           "source": "Source", "reasons": "Why", "caveats": "Caveats", "open": "Open questions",
-           "assumed": "Assumptions (not mentioned, assumed absent)", "confidence": "confidence", "engine": "engine"},
-    "zh": {"profile": "画像", "dimension": "维度", "value": "取值", "evidence": "依据（你的原话）",
-           "source": "来源", "reasons": "理由", "caveats": "注意事项", "open": "待澄清的问题",
-           "assumed": "假设（未提及，按不存在处理）", "confidence": "置信度", "engine": "引擎"},
-}
-_STATUS = {"en": {"ready": "ready", "not_ready": "not ready", "unknown": "to check", "outside_article": "outside the article"},
-           "zh": {"ready": "已具备", "not_ready": "未具备", "unknown": "待核实", "outside_article": "文章未涉及"}}
 WIDTH = 80  # the short view is laid out for an 80-column terminal
 
 
@@ -39,14 +29,13 @@ def headline(rec: Recommendation) -> str:
     return rec.headline or wording().headline[rec.lang][rec.decision]
 
 
-_SAME_QUOTE = {"en": "(the same quote as above: {head})", "zh": "（与上文同一引文：{head}）"}
 
 
 def _cite_line(c: Citation, lang: str, seen: Optional[set] = None) -> str:
     """A quote with where it comes from; one already shown (in `seen`) is only pointed at."""
     if seen is not None:
         if (c.section_id, c.quote) in seen:
-            return _SAME_QUOTE[lang].format(head=quote_heading(c, lang))
+            return wording().labels.same_quote[lang].format(head=quote_heading(c, lang))
         seen.add((c.section_id, c.quote))
     head = " › ".join(c.heading_path)
     if lang == "en":
@@ -91,12 +80,12 @@ def _profile_rows(rec: Recommendation):
 
 def _readiness_line(item: ReadinessItem, lang: str) -> str:
     q = f" — {item.question}" if item.question else ""
-    return f"[{_STATUS[lang][item.status]}] {item.text}{q}"
+    return f"[{wording().labels.readiness_status[lang][item.status]}] {item.text}{q}"
 
 
 def to_markdown(rec: Recommendation, advice_text: str = "") -> str:
     """The recommendation as a markdown document: the full advice."""
-    w, L, S = wording(), _LABELS[rec.lang], wording().story_labels[rec.lang]
+    w, L, S = wording(), wording().labels.terminal[rec.lang], wording().story_labels[rec.lang]
     out = [f"# {w.decision_names[rec.lang][rec.decision]}", "", headline(rec), "",
            f"*{L['confidence']}: {rec.confidence:.2f} · {L['engine']}: {rec.engine}*", ""]
     if advice_text:
@@ -136,7 +125,7 @@ def _line(console: Console, text: str, style: str = "", width: int = WIDTH) -> N
 
 def render_terminal(rec: Recommendation, console: Console, advice_text: str = "", *, full: bool = False) -> None:
     """The recommendation in a terminal: a short view that fits 40 lines of 80 columns, or `full`."""
-    w, L, S = wording(), _LABELS[rec.lang], wording().story_labels[rec.lang]
+    w, L, S = wording(), wording().labels.terminal[rec.lang], wording().story_labels[rec.lang]
     colour = _COLOURS[rec.decision]
     head = Text.assemble((w.decision_names[rec.lang][rec.decision], f"bold {colour}"),
                          (f"   {L['confidence']} {rec.confidence:.2f} · {L['engine']} {rec.engine}", "dim"))
@@ -155,7 +144,7 @@ def render_terminal(rec: Recommendation, console: Console, advice_text: str = ""
 
 def _render_short(rec: Recommendation, console: Console) -> None:
     """Decision (above), one line per reason with its quote's heading, why not, what would change it, next question."""
-    L, S, width = _LABELS[rec.lang], wording().story_labels[rec.lang], min(console.width, WIDTH)
+    L, S, width = wording().labels.terminal[rec.lang], wording().story_labels[rec.lang], min(console.width, WIDTH)
     if rec.rationale:
         console.print(Text(L["reasons"], style="bold underline"))
         shown: set[str] = set()  # each clause of the user's words once
@@ -187,7 +176,7 @@ def short_reason(r: Reason, rec: Recommendation, shown: Optional[set[str]] = Non
 
 def _render_full(rec: Recommendation, console: Console) -> None:
     """Every part of the advice with every quote."""
-    L, S = _LABELS[rec.lang], wording().story_labels[rec.lang]
+    L, S = wording().labels.terminal[rec.lang], wording().story_labels[rec.lang]
     table = Table(title=L["profile"], show_lines=False, expand=True)
     for col in (L["dimension"], L["value"], L["source"], L["evidence"]):
         table.add_column(col, overflow="fold")

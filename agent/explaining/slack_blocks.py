@@ -23,61 +23,12 @@ HEADER_MAX = 150
 MAX_REASONS = 15  # per list (reasons, caveats): keeps a message under Slack's 50 blocks
 
 # What each answer button sends to Advisor.reply, per language.
-ANSWER_VALUES = {
-    "en": {"yes": "yes", "no": "no", "unknown": "don't know", "finish": "just recommend"},
-    "zh": {"yes": "是", "no": "否", "unknown": "不知道", "finish": "直接推荐"},
-}
 # Button labels; questions that are not literally yes/no get labels that say what yes means.
-_ANSWER_LABELS = {
-    "en": {None: ("Yes", "No"),
-           "labeled_data": ("Plenty (thousands)", "Few or none"),
-           "data_dynamics": ("Changes often", "Mostly static")},
-    "zh": {None: ("是", "否"),
-           "labeled_data": ("很多（上千条）", "很少或没有"),
-           "data_dynamics": ("经常变化", "基本不变")},
-}
 
-LABELS = {
-    "en": {"unknown": "Don't know", "finish": "Just recommend", "why_button": "why?", "share": "Share in channel",
-           "profile": "Profile", "reasons": "Why", "caveats": "Caveats", "open": "Open questions",
-           "confidence": "confidence", "engine": "engine", "shared_by": "Shared by <@{user}>",
-           "hint": "Use the buttons or reply in this thread · skip · why? · back · just recommend",
-           "answered": "<@{user}> answered: *{answer}*", "citation_of": "Cited for: {reason}",
-           "stale": "That question has already been answered; the interview has moved on.",
-           "finished": "This interview is finished ({decision}). Mention me in a new message to start another.",
-           "gone": "I no longer have this conversation stored; mention me in a new message to start again.",
-           "usage": "Usage: `/advisor DESCRIPTION`, e.g. `/advisor a support bot over our wiki that changes weekly`. "
-                    "For an interview, mention me or send me a direct message.",
-           "error": "Sorry, something went wrong on my side. Please try again.",
-           "shared": "Shared in the channel."},
-    "zh": {"unknown": "不知道", "finish": "直接推荐", "why_button": "为什么？", "share": "分享到频道",
-           "profile": "画像", "reasons": "理由", "caveats": "注意事项", "open": "待澄清的问题",
-           "confidence": "置信度", "engine": "引擎", "shared_by": "由 <@{user}> 分享",
-           "hint": "点按钮或在此线程中回复 · 跳过 · 为什么 · 返回 · 直接推荐",
-           "answered": "<@{user}> 回答：*{answer}*", "citation_of": "引用依据：{reason}",
-           "stale": "这个问题已经回答过了，访谈已继续。",
-           "finished": "这次访谈已结束（{decision}）。在新消息中提及我即可开始新的访谈。",
-           "gone": "这段对话已不在记录中；在新消息中提及我即可重新开始。",
-           "usage": "用法：`/advisor 项目描述`。如需访谈，请提及我或给我发私信。",
-           "error": "抱歉，我这边出了点问题，请重试。",
-           "shared": "已分享到频道。"},
-}
 _ICONS = {"yes": ":white_check_mark:", "no": ":x:", "unknown": ":grey_question:"}
 
 # Slack's assistant surface (the AI-app side panel): the prompts offered when a thread opens
 # (at most four; the language is not known yet, so both) and the status shown while it works.
-SUGGESTED_PROMPTS = [
-    {"title": "We want a bot over our docs",
-     "message": "We want a bot that answers our staff's questions from our internal docs, which change every week."},
-    {"title": "Should we fine-tune for our tone?",
-     "message": "Should we fine-tune a model so it writes replies in our brand's tone? We have about 5,000 past replies."},
-    {"title": "Summaries in our house style",
-     "message": "We need summaries of legal contracts in our firm's house style; we have 20k examples."},
-    {"title": "基于内部文档的问答机器人",
-     "message": "我们想做一个基于公司内部文档的问答机器人，文档每周更新，回答需要给出出处。"},
-]
-PROMPTS_TITLE = "Describe your LLM project, or try one of these · 描述你的项目，或试试这些："
-STATUS = {"en": "is reading your project…", "zh": "正在分析你的项目…"}
 
 
 def assistant_greeting(intros: dict[str, str]) -> str:
@@ -85,8 +36,34 @@ def assistant_greeting(intros: dict[str, str]) -> str:
     return escape(intros["en"] + "\n" + intros["zh"])
 
 
+def _words():
+    return wording().slack
+
+
 def labels(lang: str) -> dict[str, str]:
-    return LABELS.get(lang, LABELS["en"])
+    """The Slack labels in `lang` (English for a language without its own)."""
+    table = _words().labels
+    return table.get(lang, table["en"])
+
+
+def answer_values(lang: str) -> dict[str, str]:
+    """What each answer button sends to Advisor.reply, in `lang`."""
+    table = _words().answer_values
+    return table.get(lang, table["en"])
+
+
+def suggested_prompts() -> list[dict]:
+    """The prompts Slack's assistant panel offers when a thread opens (both languages)."""
+    return [p.model_dump() for p in _words().suggested_prompts]
+
+
+def prompts_title() -> str:
+    return _words().prompts_title
+
+
+def status(lang: str) -> str:
+    """The assistant status line shown while the advisor works."""
+    return _words().status.get(lang, _words().status["en"])
 
 
 def escape(text: str) -> str:
@@ -126,13 +103,14 @@ def _button(text: str, action_id: str, value: str, style: Optional[str] = None) 
 # --------------------------------------------------------------------------- interview
 
 def _yes_no_labels(lang: str, dimension: Optional[str]) -> tuple[str, str]:
-    table = _ANSWER_LABELS.get(lang, _ANSWER_LABELS["en"])
-    return table.get(dimension) or table[None]
+    table = _words().answer_labels
+    table = table.get(lang, table["en"])
+    return tuple(table.get(dimension) or table["any"])
 
 
 def answer_label(lang: str, dimension: Optional[str], value: str) -> str:
     """The button label that sent `value` (for the "X answered: …" line)."""
-    vals = ANSWER_VALUES.get(lang, ANSWER_VALUES["en"])
+    vals = answer_values(lang)
     yes, no = _yes_no_labels(lang, dimension)
     return {vals["yes"]: yes, vals["no"]: no, vals["unknown"]: labels(lang)["unknown"],
             vals["finish"]: labels(lang)["finish"]}.get(value, value)
@@ -142,7 +120,7 @@ def question_blocks(turn: Turn, lang: str, step: int) -> list[dict]:
     """A question, why it matters, and yes / no / don't know / just recommend buttons."""
     q = turn.question
     dim = q.dimension if q else None
-    vals, L = ANSWER_VALUES.get(lang, ANSWER_VALUES["en"]), labels(lang)
+    vals, L = answer_values(lang), labels(lang)
     yes, no = _yes_no_labels(lang, dim)
     blocks = [_section(f"*{escape(turn.text)}*")]
     if q and q.why:

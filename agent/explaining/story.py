@@ -65,7 +65,7 @@ def why_not(profile: Profile, outcome: Outcome, lang: str, cite: Cite) -> list[W
         if c is not None:
             dim = claim.rpartition(".")[0]
             text = getattr(line, lang)
-            if dim in profile.model_fields and profile.get(dim).source == "assumed":
+            if dim in type(profile).model_fields and profile.get(dim).source == "assumed":
                 text += w.story_labels[lang]["assumed"]  # say it rests on silence, not on a stated fact
             out.append(WhyNot(decision=other, text=text, citations=[c]))
     return out

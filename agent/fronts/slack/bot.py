@@ -227,7 +227,7 @@ class SlackBot:
             intros = {lang: wording().replies[lang]["intro"] for lang in ("en", "zh")}
             self.commit(item, [_post(channel, thread_ts, kit.assistant_greeting(intros)),
                                {"call": "prompts", "channel": channel, "thread_ts": thread_ts,
-                                "prompts": kit.SUGGESTED_PROMPTS, "title": kit.PROMPTS_TITLE}])
+                                "prompts": kit.suggested_prompts(), "title": kit.prompts_title()}])
             return
         if event.get("type") != "message" or _is_from_bot(event, self.bot_user_id):
             self.store.inbox_finish(item.id)
@@ -236,7 +236,7 @@ class SlackBot:
         text = plain_text(event.get("text") or "")
         lang = detect_lang(text) if text else "en"
         try:  # shown until the bot's next reply in the thread; only a courtesy if it fails
-            SetStatus(self.client, channel, thread_ts)(kit.STATUS[lang])
+            SetStatus(self.client, channel, thread_ts)(kit.status(lang))
         except (SlackApiError, URLError, OSError) as e:
             log.info("could not set the assistant status: %s", e)
         self.converse(item, team, channel, thread_ts, text, start=True)
