@@ -148,10 +148,11 @@ def _render_short(rec: Recommendation, console: Console) -> None:
     if rec.rationale:
         console.print(Text(L["reasons"], style="bold underline"))
         shown: set[str] = set()  # each clause of the user's words once
-        for r in rec.rationale[:6]:
-            where = f" [{fit(quote_heading(r.citations[0], rec.lang), 30)}]" if r.citations else ""
-            console.print(Text("• ") + Text(fit(short_reason(r, rec, shown), width - 2 - cell_len(where)))
-                          + Text(where, style="dim"), no_wrap=True, crop=True)
+        for r in rec.rationale[:6]:  # the reason on one line, the heading of its quote's section under it
+            console.print(Text("• ") + Text(fit(short_reason(r, rec, shown), width - 2)), no_wrap=True, crop=True)
+            if r.citations:
+                console.print(Text("  ↳ " + fit(quote_heading(r.citations[0], rec.lang), width - 4), style="dim"),
+                              no_wrap=True, crop=True)
     for title, lines, style in ((S["why_not"], [f"✗ {wn.text}" for wn in rec.why_not], ""),
                                 (S["change"], [f"→ {f.text}" for f in rec.what_would_change[:3]], ""),
                                 (S["next"], [f"? {q.question}" for q in rec.open_questions[:1]], "yellow")):
