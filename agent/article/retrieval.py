@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bm25 import BM25
 from .embeddings import Embedder
 from ..errors import UserError
 from .index import IndexData, Sentence, load_or_build
@@ -26,8 +27,6 @@ class KnowledgeIndex:
     """The article, its cached index and both rankers, ready to answer queries."""
 
     def __init__(self, article: Article, embedder: Embedder, data: IndexData):
-        import bm25s
-
         self.article = article
         self.embedder = embedder
         self.data = data
@@ -36,9 +35,8 @@ class KnowledgeIndex:
         for c in data.chunks:
             s = sections[c.section_id]
             docs.append(tokenize(" ".join([*c.heading_path, c.text, s.title_en, s.summary_en])))
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(docs, show_progress=False)
-        self._vocab = set(self._bm25.vocab_dict)
+        self._bm25 = BM25(docs)
+        self._vocab = self._bm25.vocab
         sec_pos = {sid: i for i, sid in enumerate(data.section_ids)}
         self._chunk_section = np.array([sec_pos[c.section_id] for c in data.chunks])
         self._phrase_pos = {p: i for i, p in enumerate(data.phrases)}
