@@ -42,3 +42,25 @@ def test_the_rarer_term_and_the_shorter_document_score_higher():
     rag = bm.get_scores(["rag"])
     assert rag[2] > rag[0] > 0  # same tf, shorter document
     assert bm.get_scores(["change"])[0] > rag[0]  # one document has it: a higher idf
+
+
+def test_a_saved_table_loads_only_for_its_own_key_and_scores_the_same(tmp_path):
+    bm, path = BM25(DOCS), tmp_path / "bm25.npz"
+    bm.save(path, "key-1")
+    again = BM25.load(path, "key-1")
+    assert again is not None and again.vocab == bm.vocab
+    for query in (["rag"], ["style", "docs", "nowhere"]):
+        assert np.array_equal(again.get_scores(query), bm.get_scores(query))
+    assert BM25.load(path, "key-2") is None  # other docs, tokenizer or formulas: rebuilt
+    path.write_bytes(b"damaged")
+    assert BM25.load(path, "key-1") is None
+
+
+def test_the_index_folder_keeps_the_table_and_a_second_open_searches_alike(clean_env):
+    from agent.api import Advisor
+    from agent.article.retrieval import BM25_FILE
+
+    first = Advisor(engine="offline")
+    got = first.search("does my data change often?").model_dump()
+    assert (first.index.data.path / BM25_FILE).exists()
+    assert Advisor(engine="offline").search("does my data change often?").model_dump() == got

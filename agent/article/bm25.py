@@ -8,7 +8,10 @@ tf / (tf + k1 (1 - b + b len / avglen)).
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
+from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -38,6 +41,32 @@ class BM25:
         weight = tf / (tf + norm[:, None])  # Lucene drops the constant (k1 + 1) factor
         self.vocab = vocab
         self._table = (weight * idf[None, :]).astype(np.float32)
+
+    @classmethod
+    def load(cls, path: Path, key: str) -> Optional["BM25"]:
+        """The table saved at `path` for the same `key` (docs, tokenizer, formulas); None otherwise."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["key"]) != key:
+                    return None
+                vocab, table = z["vocab"], z["table"]
+        except (OSError, ValueError, KeyError):
+            return None
+        if table.ndim != 2 or table.shape[1] != len(vocab):
+            return None
+        bm = cls.__new__(cls)
+        bm.vocab = {str(t): i for i, t in enumerate(vocab)}
+        bm._table = table.astype(np.float32, copy=False)
+        return bm
+
+    def save(self, path: Path, key: str) -> None:
+        """Write the table beside the index (atomically); a failure costs the next process a rebuild."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        try:
+            np.savez(tmp, key=np.array(key), vocab=np.array(list(self.vocab)), table=self._table)
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
     def get_scores(self, tokens: list[str]) -> np.ndarray:
         """(n_docs,) float32; tokens outside the vocabulary add nothing."""
