@@ -10,15 +10,13 @@ import importlib
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 
-from .article.source import load_article
-from .deciding import followup, interview
-from .deciding.policy import decide, decision_probabilities, profile_distributions
 from .errors import UserError
-from .wording import wording
 from .settings import Settings
 from .textproc import detect_lang
 from .types import (CoverageMap, InterviewState, OpenQuestion, Reading, Recommendation, SearchResponse,
                     SectionInfo, Turn)
+# The deciding, wording and article modules load in the methods that use them: `advisor search`
+# never pays for the interview or the policy, and `import agent.api` stays cheap for every front.
 
 if TYPE_CHECKING:
     from .article.retrieval import KnowledgeIndex
@@ -176,6 +174,9 @@ class Advisor:
 
     def recommend(self, text: str, lang: Optional[str] = None) -> Recommendation:
         """One-shot recommendation from a description; no questions asked."""
+        from .deciding.policy import decide
+        from .wording import wording
+
         text = check_text(text)
         lang = lang or detect_lang(text)
         reading = self.engine.read(text, lang)
@@ -207,6 +208,8 @@ class Advisor:
     # ------------------------------------------------------------------ interview
     def start_interview(self, text: str = "", lang: Optional[str] = None) -> tuple[InterviewState, Turn]:
         """A new interview, optionally seeded with a description; returns the first turn."""
+        from .deciding import interview
+
         state = InterviewState(lang=lang or (detect_lang(text) if text.strip() else "en"))
         if text.strip():
             check_text(text)
@@ -215,6 +218,9 @@ class Advisor:
 
     def reply(self, state: InterviewState, answer: str) -> Turn:
         """Take the user's answer (or command) and return the next turn."""
+        from .deciding import interview
+        from .wording import wording
+
         answer = check_text(answer, "answer")
         if state.done and interview.is_back(answer):
             if not interview.answered(state):
@@ -252,6 +258,8 @@ class Advisor:
 
     def current_turn(self, state: InterviewState) -> Turn:
         """What to show when a saved interview is resumed: the pending question, or the next one."""
+        from .wording import wording
+
         if state.done and state.recommendation:
             return Turn(kind="recommendation", text="", recommendation=state.recommendation)
         if state.pending:
@@ -267,6 +275,9 @@ class Advisor:
         so `state` is untouched; a change updates `state` (the caller saves it). Anything else
         gets a short reply saying what can be asked.
         """
+        from .deciding import followup
+        from .wording import wording
+
         said = check_text(said, "answer")
         follow = followup.parse(said)
         if follow is None:
@@ -292,12 +303,17 @@ class Advisor:
         return lambda text, asked: self.engine.read(text, state.lang, asked)
 
     def _next(self, state: InterviewState) -> Turn:
+        from .deciding import interview
+
         dim = interview.next_dimension(state)
         if dim is None:
             return self._final(state)
         return interview.question_turn(state, dim, self.engine.phrase_question)
 
     def _final(self, state: InterviewState) -> Turn:
+        from .deciding.policy import decide, profile_distributions
+        from .wording import wording
+
         outcome = decide(state.profile, on_topic=state.on_topic or bool(state.core_known()),
                          contradictions=state.contradictions)
         if not outcome.contradictions:
@@ -314,10 +330,14 @@ class Advisor:
     # For front-ends that browse the knowledge (the MCP server's explain and resources).
     def sections(self) -> list[SectionInfo]:
         """Every mapped section of the article, in order, with its verbatim text."""
+        from .article.source import load_article
+
         return [_section_info(s) for s in load_article().sections]
 
     def section(self, section_id: str) -> SectionInfo:
         """One section by id; an unknown id is a UserError."""
+        from .article.source import load_article
+
         if not isinstance(section_id, str) or not section_id.strip():
             raise UserError("the section id is empty: give one such as considerations.external-knowledge")
         return _section_info(load_article().section(section_id.strip()))
@@ -325,6 +345,7 @@ class Advisor:
     def coverage(self) -> CoverageMap:
         """What the article does and does not cover (from the section map)."""
         from .article.coverage import build_coverage
+        from .article.source import load_article
 
         article = load_article()
         return build_coverage(article.section_map.title, article.section_map.title_en, article.sections)
@@ -337,6 +358,8 @@ def _section_info(s) -> SectionInfo:
 
 def _confidence(reading: Optional[Reading], decision: str, dists: Optional[dict] = None) -> float:
     """The probability of `decision` given how sure the reader is of each core fact."""
+    from .deciding.policy import decision_probabilities, profile_distributions
+
     if dists is None:
         dists = reading.distributions or profile_distributions(reading.profile)
     return round(decision_probabilities(dists).get(decision, 0.0), 2)

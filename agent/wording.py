@@ -6,6 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from .yamlio import safe_load
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import UserError
@@ -116,6 +117,6 @@ def wording() -> Wording:
     """Load and validate the wording file once per process."""
     path = prompts_dir() / WORDING_FILE
     try:
-        return Wording.model_validate(yaml.safe_load(path.read_text("utf-8")))
+        return Wording.model_validate(safe_load(path.read_text("utf-8")))
     except (yaml.YAMLError, ValidationError, OSError) as exc:
         raise UserError(f"{path}: invalid wording file: {str(exc).splitlines()[0]}") from exc

@@ -303,14 +303,16 @@ def test_index_then_rebuild(clean_env):
     first = advisor_cli("index", timeout=300)
     assert first.returncode == 0, first.err
     assert "already up to date" in first.out
-    folders = [p for p in (clean_env / "index").iterdir() if not p.name.startswith(".")]
+    # index folders only: `vectors/` keeps embeddings by text hash for the next build
+    folders = [p for p in (clean_env / "index").iterdir() if not p.name.startswith(".") and p.name != "vectors"]
     assert len(folders) == 1 and str(folders[0]) in squash(first.out)
     manifest = (folders[0] / "manifest.json").read_bytes()
 
     rebuilt = advisor_cli("index", "--rebuild", timeout=300)
     assert rebuilt.returncode == 0, rebuilt.err
     assert "built in" in rebuilt.out and "chunks" in rebuilt.out
-    assert [p for p in (clean_env / "index").iterdir() if not p.name.startswith(".")] == folders
+    assert [p for p in (clean_env / "index").iterdir() if not p.name.startswith(".") and p.name != "vectors"] == folders
+    assert (clean_env / "index" / "vectors").is_dir()
     assert json.loads((folders[0] / "manifest.json").read_bytes()).keys() == json.loads(manifest).keys()
 
     after = advisor_cli("index")

@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 AGENT = ROOT / "agent"
 
-FOUNDATION = {"agent", "agent.types", "agent.errors", "agent.settings", "agent.textproc", "agent.wording"}
+FOUNDATION = {"agent", "agent.types", "agent.errors", "agent.settings", "agent.textproc", "agent.wording",
+              "agent.yamlio"}
 # package -> the packages (besides the foundation and itself) it may import
 ALLOWED = {
     "foundation": set(),

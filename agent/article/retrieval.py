@@ -7,12 +7,14 @@ terms. Reciprocal-rank fusion needs no score calibration between the two.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
+from .bm25 import BM25
 from .embeddings import Embedder
 from ..errors import UserError
-from .index import IndexData, Sentence, load_or_build
+from .index import SHIPPED_DIR, IndexData, Sentence, load_or_build
 from .source import Article
 from ..textproc import tokenize
 from .glossary import expansion_tokens
@@ -22,12 +24,37 @@ RRF_K = 10  # measured on evals/retrieval: 10 beats the customary 60 on this sma
 MAX_QUERY_CHARS = 2000
 
 
+BM25_FILE = "bm25.npz"  # beside the cached index, outside its manifest: checked by its own key
+
+
+def _bm25(docs: list[str], folder: Optional[Path]) -> BM25:
+    """The BM25 table for `docs`: loaded from the index folder when it was saved for the same docs,
+    tokenizer and formulas, else built (tokenizing 69 chunks costs more than loading) and saved."""
+    import hashlib
+
+    from .. import textproc
+    from . import bm25
+
+    h = hashlib.sha256()
+    for module in (textproc, bm25):
+        h.update(Path(module.__file__).read_bytes())
+    h.update("\x00".join(docs).encode("utf-8"))
+    key = h.hexdigest()
+    # never beside the index the package ships (a home that could not take its copy reads it in place)
+    path = folder / BM25_FILE if folder is not None and folder.parent != SHIPPED_DIR else None
+    cached = BM25.load(path, key) if path is not None and path.exists() else None
+    if cached is not None:
+        return cached
+    table = BM25([tokenize(d) for d in docs])
+    if path is not None:
+        table.save(path, key)
+    return table
+
+
 class KnowledgeIndex:
     """The article, its cached index and both rankers, ready to answer queries."""
 
     def __init__(self, article: Article, embedder: Embedder, data: IndexData):
-        import bm25s
-
         self.article = article
         self.embedder = embedder
         self.data = data
@@ -35,10 +62,9 @@ class KnowledgeIndex:
         docs = []
         for c in data.chunks:
             s = sections[c.section_id]
-            docs.append(tokenize(" ".join([*c.heading_path, c.text, s.title_en, s.summary_en])))
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(docs, show_progress=False)
-        self._vocab = set(self._bm25.vocab_dict)
+            docs.append(" ".join([*c.heading_path, c.text, s.title_en, s.summary_en]))
+        self._bm25 = _bm25(docs, data.path)
+        self._vocab = self._bm25.vocab
         sec_pos = {sid: i for i, sid in enumerate(data.section_ids)}
         self._chunk_section = np.array([sec_pos[c.section_id] for c in data.chunks])
         self._phrase_pos = {p: i for i, p in enumerate(data.phrases)}

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from ..yamlio import safe_load
 from pydantic import ValidationError
 
 from ..errors import UserError
@@ -39,7 +40,7 @@ def load_section_map(path: Path | None = None) -> SectionMap:
     """Load and validate the section map; a bad map is a one-line UserError."""
     path = path or knowledge_dir() / SECTION_MAP_FILE
     try:
-        raw = yaml.safe_load(read_text_strict(path))
+        raw = safe_load(read_text_strict(path))
         return SectionMap.model_validate(raw)
     except (yaml.YAMLError, ValidationError) as exc:
         first = str(exc).splitlines()

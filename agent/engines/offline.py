@@ -22,8 +22,10 @@ class OfflineEngine:
     def reader(self) -> Reader:
         if self._reader is not None:
             return self._reader
+        from ..article.embeddings import shared_e5
         from ..reading.learned import LearnedReader  # loads numpy weights: only when first read
 
+        shared_e5()  # the encoder then shares the search model, loaded without its unused sparse head
         return LearnedReader()
 
     def read(self, text: str, lang: Lang, asked: Optional[str] = None) -> Reading:

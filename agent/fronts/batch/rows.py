@@ -70,13 +70,8 @@ def run_rows(rows: Iterable[Row], done: set[str], writer: ResultWriter,
 
     def emit(line: dict) -> None:
         writer.write(line)
-        err = line.get("error")
-        if err:
-            stats.failed += 1
-            stats.errors[err["type"]] = stats.errors.get(err["type"], 0) + 1
-        else:
-            stats.ok += 1
-        on_row(not err)
+        count_line(line, stats)
+        on_row(not line.get("error"))
 
     try:
         if concurrency <= 1:
@@ -108,6 +103,16 @@ def run_rows(rows: Iterable[Row], done: set[str], writer: ResultWriter,
         return stats
     finally:
         stats.seconds = time.perf_counter() - start
+
+
+def count_line(line: dict, stats: BatchStats) -> None:
+    """Count one written OUT line as ok or failed (by error type)."""
+    err = line.get("error")
+    if err:
+        stats.failed += 1
+        stats.errors[err["type"]] = stats.errors.get(err["type"], 0) + 1
+    else:
+        stats.ok += 1
 
 
 def _as_completed(futures: set[Future]):

@@ -3,14 +3,16 @@
     IN (JSONL / CSV / stdin) -> rows -> Advisor.recommend -> OUT (JSONL, one line per row)
 
 Reading and writing live in `batch_io`, the report in `batch_report`, the OpenAI Batch API
-path in `batch_openai`. The offline engine runs rows one at a time (it is CPU-bound); the
-LLM engine keeps up to --concurrency rows in flight, one Advisor per worker thread.
+path in `batch_openai`. The offline engine is CPU-bound: it runs rows in one worker process
+per core (`pool`), lines written in input order; the LLM engine keeps up to --concurrency rows
+in flight, one Advisor per worker thread.
 """
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Optional
@@ -19,6 +21,7 @@ from rich.console import Console
 
 from ...api import Advisor, Settings
 from .files import BatchInputError, OutState, Row, open_input, open_out, write_error
+from .pool import run_rows_in_workers, use_workers
 from .rows import (EXIT_FATAL, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RETRYABLE, EXIT_TERMINATED,
                    BatchStats, Null, recommend_row, row_progress, run_rows)
 
@@ -31,7 +34,8 @@ __all__ = ["BatchInputError", "BatchStats", "run_batch", "run_file", "run_rows",
 
 def run_batch(settings: Settings, input: str, out: Path, *, engine: Optional[str] = None,
               concurrency: int = 1, resume: bool = False, report: Optional[Path] = None,
-              openai_batch: bool = False, console: Optional[Console] = None, advisor=None) -> int:
+              openai_batch: bool = False, console: Optional[Console] = None, advisor=None,
+              workers: Optional[int] = None) -> int:
     """Run a batch for the CLI; returns the exit code (EXIT_* above).
 
     A fatal problem (unreadable IN, OUT in the way) raises BatchInputError, a UserError
@@ -52,7 +56,7 @@ def run_batch(settings: Settings, input: str, out: Path, *, engine: Optional[str
             stats = run_openai_batch(settings, input, out, resume=resume, console=console, advisor=advisor)
         else:
             stats = run_file(settings, input, out, engine=engine, concurrency=concurrency, resume=resume,
-                             console=console, advisor=advisor)
+                             console=console, advisor=advisor, workers=workers)
     if stats is None:  # interrupted: what was written stays, --resume continues
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     _summary(stats, out, console)
@@ -103,8 +107,13 @@ def _sigterm_as_interrupt():
 
 def run_file(settings: Settings, input: str, out: Path, *, engine: Optional[str] = None,
              concurrency: int = 1, resume: bool = False, console: Optional[Console] = None,
-             fsync_every: int = 50, progress: bool = True, advisor=None) -> Optional[BatchStats]:
-    """Open IN and OUT, build the Advisor, run every row; None if interrupted (Ctrl-C)."""
+             fsync_every: int = 50, progress: bool = True, advisor=None,
+             workers: Optional[int] = None) -> Optional[BatchStats]:
+    """Open IN and OUT, build the Advisor, run every row; None if interrupted (Ctrl-C).
+
+    The offline engine runs rows in `workers` processes (default: one per core, or this process
+    alone for a short input or a passed-in `advisor`); OUT is the same either way.
+    """
     console = console or Console(stderr=True)
     adv = advisor or Advisor(settings, engine=engine)
     src = open_input(input)
@@ -118,15 +127,22 @@ def run_file(settings: Settings, input: str, out: Path, *, engine: Optional[str]
                 adv.index  # noqa: B018 - built (about 12 s) or loaded before the clock starts
             offline = adv.engine is adv.offline
             if offline and concurrency > 1:
-                console.print("[dim]--concurrency applies to the LLM engine; the offline engine runs "
-                              "one row at a time.[/dim]")
+                console.print("[dim]--concurrency applies to the LLM engine; the offline engine uses "
+                              "--workers processes.[/dim]")
             total = None if src.total is None else max(0, src.total - len(state.done))
+            # Workers load the index from the cache just written; with no cache, each would build it.
+            procs = 1 if not offline or adv.index.data.path is None or (workers is None and advisor is not None) \
+                else use_workers(workers, total)
             recommend = _threaded_recommender(adv) if not offline else (lambda row: recommend_row(adv, row))
             stats = BatchStats(out_state=state)
             with row_progress(console, total, enabled=progress) as bar:
                 try:
-                    run_rows(src.rows(), state.done, writer, recommend, stats,
-                             concurrency=1 if offline else concurrency, on_row=bar.advance)
+                    if procs > 1:
+                        run_rows_in_workers(src.rows(), state.done, writer, settings, stats, workers=procs,
+                                            on_row=bar.advance)
+                    else:
+                        run_rows(src.rows(), state.done, writer, recommend, stats,
+                                 concurrency=1 if offline else concurrency, on_row=bar.advance)
                 except KeyboardInterrupt as exc:
                     writer.sync()
                     what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
@@ -135,6 +151,10 @@ def run_file(settings: Settings, input: str, out: Path, *, engine: Optional[str]
                     return None
                 except OSError as exc:  # OUT could not be written (a full disk): every later row would fail too
                     raise BatchInputError(write_error(out, exc)) from None
+                except BrokenProcessPool:  # a worker was killed (out of memory, kill -9)
+                    writer.sync()
+                    raise BatchInputError(f"a worker process died; {writer.written:,} rows are in {out}: "
+                                          "run again with --resume to continue") from None
             return stats
     finally:
         src.close()

@@ -21,13 +21,16 @@ def register(app: typer.Typer) -> None:
               resume: bool = typer.Option(False, "--resume", help="Skip ids already in OUT."),
               report: Optional[Path] = typer.Option(None, "--report", help="Write a summary with charts to DIR."),
               openai_batch: bool = typer.Option(False, "--openai-batch", help="Use OpenAI's Batch API."),
+              workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
+                                                    help="Processes for the offline engine (default: one per core)."),
               engine: Optional[str] = EngineOpt, model: Optional[str] = ModelOpt,
               base_url: Optional[str] = BaseUrlOpt):
         """Recommend for many project descriptions at once."""
         from ..batch.run import run_batch
 
         code = run_batch(settings(model, base_url, None, engine), input, out, engine=engine,
-                         concurrency=concurrency, resume=resume, report=report, openai_batch=openai_batch)
+                         concurrency=concurrency, resume=resume, report=report, openai_batch=openai_batch,
+                         workers=workers)
         raise typer.Exit(code)
 
     @app.command(name="eval")

@@ -7,8 +7,6 @@ from typing import Optional
 
 import typer
 
-from ...api import Settings, run_checks, settings_failure
-
 MARKS = {"ok": "✓", "fail": "✗", "skip": "–", "info": "·"}
 
 
@@ -20,6 +18,8 @@ def doctor(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Check the LLM settings and endpoint; exit 1 if something required fails."""
+    from ...api import Settings, run_checks, settings_failure  # not at import: `advisor --help` stays light
+
     try:
         settings = Settings.from_env(engine=engine, model=model, openai_base_url=base_url)
         checks = run_checks(settings)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import nullcontext
-from typing import Optional
+from functools import lru_cache
+from typing import TYPE_CHECKING, Optional
 
 import click
 import typer
@@ -17,11 +18,7 @@ except ImportError:  # pragma: no cover
 _EXIT = (click.exceptions.Exit, typer.Exit)
 _ABORT = (click.exceptions.Abort, getattr(typer, "Abort", click.exceptions.Abort))
 _USAGE = (click.ClickException, _tclick.ClickException)
-from rich.console import Console
-
-from ...api import Settings
 from ...errors import AdvisorError, UserError
-from ...types import InterviewState
 from .options import BaseUrlOpt, EmbOpt, EngineOpt, ModelOpt, settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -29,8 +26,28 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 sessions_app = typer.Typer(no_args_is_help=True, help="Saved interview sessions.")
 app.add_typer(sessions_app, name="sessions")
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ...api import Settings
+
+
+# The consoles, pydantic settings and the library load only when a command needs them, so
+# `advisor --help` costs python + typer (see evals/bench.py).
+@lru_cache(maxsize=None)
+def _out() -> "Console":
+    from rich.console import Console
+
+    return Console()
+
+
+@lru_cache(maxsize=None)
+def _err() -> "Console":
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
+
+
 MAX_STDIN = 1_000_000
 
 def advisor(engine=None, model=None, base_url=None, embeddings=None):
@@ -39,8 +56,8 @@ def advisor(engine=None, model=None, base_url=None, embeddings=None):
     s = settings(model, base_url, embeddings, engine)
     adv = Advisor(s, engine=engine)
     # A hint for people at a terminal; scripts get a clean stderr (an error stays one line).
-    if adv.engine_choice == "auto" and not s.llm_configured and err.is_terminal:
-        err.print("[dim]No LLM endpoint configured (OPENAI_API_KEY / OPENAI_BASE_URL): using the offline engine.[/dim]")
+    if adv.engine_choice == "auto" and not s.llm_configured and _err().is_terminal:
+        _err().print("[dim]No LLM endpoint configured (OPENAI_API_KEY / OPENAI_BASE_URL): using the offline engine.[/dim]")
     return adv
 
 
@@ -98,12 +115,12 @@ def search(query: str = typer.Argument(..., help="A question in English or Chine
     _need_embedding_endpoint(s)
     adv = Advisor(s, engine="offline")
     query = read_input(query, "query")
-    with err.status("Searching…") if not as_json and err.is_terminal else nullcontext():
+    with _err().status("Searching…") if not as_json and _err().is_terminal else nullcontext():
         resp = adv.search(query, k)
     if as_json:
         emit_json(resp.model_dump(mode="json"))
     else:
-        render_search(resp, out)
+        render_search(resp, _out())
 
 
 @app.command()
@@ -117,14 +134,14 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild even if
     if rebuild or not s.index_dir.exists():
         _need_writable(s.index_dir, "the index cache")  # fail now, not after a minute of building
     adv = Advisor(s, engine="offline")
-    with err.status("Building the index…"):
+    with _err().status("Building the index…"):
         ix = adv.rebuild_index() if rebuild else adv.index
     d = ix.data
     if d.path is None:
         raise UserError(f"the index was built but could not be saved in {s.index_dir}: "
                         "set ADVISOR_HOME to a writable folder")
     state = f"built in {d.build_seconds:.1f}s" if d.built else "already up to date"
-    out.print(f"Index {state}: {len(d.chunks)} chunks, {len(d.sentences)} sentences, "
+    _out().print(f"Index {state}: {len(d.chunks)} chunks, {len(d.sentences)} sentences, "
               f"{len(ix.article.sections)} sections, model {ix.embedder.name}\n  {d.path}")
 
 
@@ -153,7 +170,7 @@ def recommend(text: str = typer.Argument(None, help="Project description, or - f
     else:
         text = read_input(text)
     adv = advisor(engine, model, base_url)
-    with err.status("Thinking…") if err.is_terminal and not as_json else nullcontext():
+    with _err().status("Thinking…") if _err().is_terminal and not as_json else nullcontext():
         rec = adv.recommend(text)
     if as_json:
         _log_result(adv, text, rec, no_log)
@@ -164,9 +181,9 @@ def recommend(text: str = typer.Argument(None, help="Project description, or - f
     if markdown:
         sys.stdout.write(to_markdown(rec, prose))
     else:
-        render_terminal(rec, out, prose, full=full)
+        render_terminal(rec, _out(), prose, full=full)
         if full:
-            render_coverage(adv.coverage(), out, rec.lang)
+            render_coverage(adv.coverage(), _out(), rec.lang)
 
 
 def _log_result(adv, text: str, rec, no_log: bool) -> None:
@@ -178,6 +195,7 @@ def _log_result(adv, text: str, rec, no_log: bool) -> None:
     if no_log or not adv.settings.log:
         return
     from ...api import SessionStore
+    from ...types import InterviewState
 
     state = InterviewState(lang=rec.lang, description=text, profile=rec.profile, done=True, recommendation=rec)
     try:
@@ -187,10 +205,10 @@ def _log_result(adv, text: str, rec, no_log: bool) -> None:
             if usage is not None and hasattr(usage, "drain"):
                 store.add_usage(sid, **usage.drain())
     except UserError as e:
-        err.print(f"note: not logged ({e}); --no-log or ADVISOR_LOG=0 skips logging", highlight=False, markup=False)
+        _err().print(f"note: not logged ({e}); --no-log or ADVISOR_LOG=0 skips logging", highlight=False, markup=False)
         return
-    if err.is_terminal:
-        err.print(f"[dim]Logged as session {sid} (ask what if: advisor chat --resume {sid})[/dim]")
+    if _err().is_terminal:
+        _err().print(f"[dim]Logged as session {sid} (ask what if: advisor chat --resume {sid})[/dim]")
 
 
 @app.command()
@@ -207,7 +225,7 @@ def chat(resume: bool = typer.Option(False, "--resume", help="Continue a saved s
     if lang not in (None, "en", "zh"):
         raise UserError("--lang must be en or zh")
     adv = advisor(engine, model, base_url)
-    raise typer.Exit(run_chat(adv, out, err, resume=resume, session_id=session_id, lang=lang))
+    raise typer.Exit(run_chat(adv, _out(), _err(), resume=resume, session_id=session_id, lang=lang))
 
 
 @sessions_app.command("list")
@@ -227,12 +245,12 @@ def sessions_list(limit: int = typer.Option(50, "-n", "--count", min=1, help="Ho
                                 for r in recs]})
         return
     if not recs and query:
-        out.print(f"No sessions match {query!r}", highlight=False, markup=False)
+        _out().print(f"No sessions match {query!r}", highlight=False, markup=False)
         return
     table = Table("id", "channel", "updated", "decision", "title")
     for r in recs:
         table.add_row(r.id, r.channel, r.updated_at.strftime("%Y-%m-%d %H:%M"), r.decision or "…", r.title)
-    out.print(table if recs else "No sessions yet: start one with advisor chat")
+    _out().print(table if recs else "No sessions yet: start one with advisor chat")
 
 
 @sessions_app.command("show")
@@ -242,7 +260,7 @@ def sessions_show(session_id: str):
 
     from ...api import SessionStore
 
-    out.print(Markdown(_session_markdown(SessionStore(settings().db_path, read_only=True).get(session_id))))
+    _out().print(Markdown(_session_markdown(SessionStore(settings().db_path, read_only=True).get(session_id))))
 
 
 def _session_markdown(record) -> str:
@@ -275,14 +293,14 @@ def sessions_delete(session_id: str):
     from ...api import SessionStore
 
     SessionStore(settings().db_path).delete(session_id)
-    out.print(f"Deleted session {session_id}.")
+    _out().print(f"Deleted session {session_id}.")
 
 
 def _version(value: bool) -> None:
     if value:
         from ...api import version
 
-        out.print(f"advisor {version()}", highlight=False)
+        _out().print(f"advisor {version()}", highlight=False)
         raise typer.Exit()
 
 
@@ -303,7 +321,6 @@ def _register_optional_commands() -> None:
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Run the CLI; errors become one line on stderr and a non-zero exit (ADVISOR_DEBUG=1 re-raises)."""
-    debug = Settings.from_env().debug
     _register_optional_commands()
     try:
         rv = app(args=argv, standalone_mode=False)
@@ -312,24 +329,34 @@ def main(argv: Optional[list[str]] = None) -> None:
     except _EXIT as exc:
         sys.exit(exc.exit_code)
     except _ABORT:
-        err.print("aborted")
+        _err().print("aborted")
         sys.exit(130)
     except _USAGE as exc:
         if type(exc).__name__.startswith("NoArgsIsHelp"):
             sys.exit(0)  # click already printed the help
         msg = exc.format_message().replace("\n", " ")
-        err.print(f"error: {msg} (see advisor --help)", highlight=False, markup=False)
+        _err().print(f"error: {msg} (see advisor --help)", highlight=False, markup=False)
         sys.exit(2)
     except AdvisorError as exc:
-        if debug:
+        if _debug():
             raise
-        err.print(f"error: {exc}", highlight=False, markup=False)
+        _err().print(f"error: {exc}", highlight=False, markup=False)
         sys.exit(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
-        err.print("interrupted")
+        _err().print("interrupted")
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+
+def _debug() -> bool:
+    """ADVISOR_DEBUG, read only when an error is about to be shown (keeps pydantic off --help)."""
+    from ...api import Settings
+
+    try:
+        return Settings.from_env().debug
+    except ValueError:  # settings that do not validate: show the error, not a second one
+        return False
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
