@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable, Optional
 
 from ..types import CORE_DIMENSIONS, DimensionValue, Profile
@@ -109,11 +110,16 @@ def decide(p: Profile, *, on_topic: bool = True, contradictions: Iterable[str] =
 
 def decision_of(values: dict[str, str]) -> str:
     """The decision for plain core values (dimension -> yes/no/unknown), all taken as stated."""
+    return _decision_of(tuple(sorted(values.items())))
+
+
+@lru_cache(maxsize=4096)  # 3^6 combinations of core values: decision_probabilities asks for hundreds per call
+def _decision_of(values: tuple[tuple[str, str], ...]) -> str:
     p = Profile()
-    for dim, v in values.items():
+    for dim, v in values:
         if v != "unknown":
             setattr(p, dim, DimensionValue(value=v, evidence="", source="stated"))
-    if not any(v != "unknown" for v in values.values()):
+    if not any(v != "unknown" for _, v in values):
         return "undecided"
     return _decision(*_axes(p)[:3])
 
