@@ -124,9 +124,10 @@ class Advisor:
 
     @cached_property
     def citer(self) -> "Citer":
+        from .article.source import load_article
         from .explaining.citations import Citer
 
-        return Citer(self.index)
+        return Citer(load_article())  # quotes come from the quote map: no index needed
 
     @cached_property
     def offline(self) -> "OfflineEngine":
@@ -158,7 +159,6 @@ class Advisor:
 
         embedder = make_embedder(self.settings.embeddings, self.settings)
         self.__dict__["index"] = KnowledgeIndex.open(load_article(), embedder, self.settings.index_dir, rebuild=True)
-        self.__dict__.pop("citer", None)
         return self.index
 
     def _notices(self) -> list[str]:

@@ -8,7 +8,7 @@ import pytest
 from agent.article.quotes import load_quote_map
 from agent.article.source import QuoteChecker, load_article
 from agent.explaining import citations
-from agent.explaining.citations import Citer, shorten
+from agent.explaining.citations import Citer
 from agent.explaining.render import to_json, to_markdown
 from agent.types import ALL_DIMENSIONS, CORE_DIMENSIONS, DECISIONS, Citation, QuoteMap
 from agent.wording import wording
@@ -70,7 +70,7 @@ def squash_len(text: str) -> int:
 
 def test_quote_checker_and_citer_reject_what_is_not_in_the_section(advisor, checker):
     citer = advisor.citer
-    good = citer.cite("considerations.hallucination", "hallucination must be suppressed")
+    good = citer.cite_claim("hallucination_critical.yes")
     assert good is not None and checker.is_verbatim(good.quote, good.section_id)
     assert citer.verified(good) == good
     # the same quote attributed to another section, a rewritten quote, a quote that is too short
@@ -80,13 +80,7 @@ def test_quote_checker_and_citer_reject_what_is_not_in_the_section(advisor, chec
     # white space aside, a verbatim quote still counts
     spaced = " ".join(good.quote)
     assert citer.verified(good.model_copy(update={"quote": spaced})) is not None
-    assert citer.cite("no.such.section", "anything") is None
-
-
-def test_shorten_keeps_a_verbatim_prefix():
-    long = "随着外部知识库或数据库的更新,RAG系统无缝集成这些变化,保持其相关性,而无需频繁地重新训练模型,这一点对于经常变化的数据来说非常重要。" * 2
-    short = shorten(long)
-    assert len(short) <= 120 and long.startswith(short) and len(short) >= 20
+    assert citer.cite_claim("no.such.claim") is None
 
 
 def _tampered_map(only_section: str | None = None) -> QuoteMap:

@@ -55,18 +55,18 @@ def test_an_edit_re_embeds_only_the_changed_texts_and_gives_the_vectors_a_full_b
     emb, index_dir = CountingEmbedder(), tmp_path / "index"
     first = load_or_build(load_article(), emb, index_dir)
     cold = len(emb.texts)
-    assert first.built and cold > 300 and max(emb.calls) <= VectorCache.BATCH
+    assert first.built and cold > 100 and max(emb.calls) <= VectorCache.BATCH
     assert vector_cache_path(index_dir, emb).exists()
 
     edited = _edited_article(tmp_path)
     emb.texts.clear()
     second = load_or_build(edited, emb, index_dir)
     assert second.built and second.path != first.path
-    assert 1 <= len(emb.texts) <= 4, emb.texts  # the edited chunk, its sentence(s), nothing else
+    assert 1 <= len(emb.texts) <= 2, emb.texts  # the edited chunk (and its section card), nothing else
     assert all("编辑后" in t for t in emb.texts)
 
-    full = build(edited, CountingEmbedder(), second.phrases)
-    for name in ("chunk_vectors", "sentence_vectors", "section_vectors", "phrase_vectors"):
+    full = build(edited, CountingEmbedder())
+    for name in ("chunk_vectors", "section_vectors"):
         assert np.array_equal(getattr(full, name), getattr(second, name)), name
 
 

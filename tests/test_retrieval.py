@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from agent.errors import UserError
-from agent.article.index import _load, cache_key, default_phrases, load_or_build
+from agent.article.index import _load, cache_key, load_or_build
 from agent.article.source import load_article, locate
 from agent.article.retrieval import MAX_QUERY_CHARS, KnowledgeIndex
 
@@ -173,7 +173,7 @@ def test_second_open_loads_the_cache(tmp_path):
     second = load_or_build(article, emb, tmp_path)
     assert second.built is False and second.path == first.path
     assert emb.calls == calls, "loading must not embed anything"
-    for name in ("chunk_vectors", "sentence_vectors", "section_vectors", "phrase_vectors"):
+    for name in ("chunk_vectors", "section_vectors"):
         np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
     assert [c.chunk_id for c in second.chunks] == [c.chunk_id for c in first.chunks]
 
@@ -243,24 +243,24 @@ def test_damaged_real_cache_through_the_advisor(clean_env):
 
 def test_cache_key_follows_the_section_map_the_source_and_the_model():
     article = load_article()
-    emb, phrases = HashEmbedder(), default_phrases()
-    base = cache_key(article, emb, phrases)
-    assert cache_key(load_article(), emb, phrases) == base
+    emb = HashEmbedder()
+    base = cache_key(article, emb)
+    assert cache_key(load_article(), emb) == base
+    assert not base.isidentifier(), "a shipped index folder must never look like a Python package"
 
     smap = article.section_map.model_copy(deep=True)
     smap.sections[3].title_en += " (edited)"
     edited_map = locate(article.source, smap)
     assert edited_map.fingerprint() != article.fingerprint()
-    assert cache_key(edited_map, emb, phrases) != base
+    assert cache_key(edited_map, emb) != base
 
     edited_source = locate(article.source.replace("logo\n", "logo!\n", 1), article.section_map)
     assert edited_source.source != article.source
-    assert cache_key(edited_source, emb, phrases) != base
+    assert cache_key(edited_source, emb) != base
 
     other = HashEmbedder()
     other.name = "test:another-model"
-    assert cache_key(article, other, phrases) != base
-    assert cache_key(article, emb, phrases + ["a new reason template"]) != base
+    assert cache_key(article, other) != base
 
 
 def test_a_changed_section_map_builds_into_its_own_folder(tmp_path):

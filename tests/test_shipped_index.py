@@ -2,14 +2,14 @@
 import pytest
 
 from agent.article.embeddings import LocalE5
-from agent.article.index import SHIPPED_DIR, _load, cache_key, default_phrases, load_or_build
+from agent.article.index import SHIPPED_DIR, _load, cache_key, load_or_build
 from agent.article.source import load_article
 
 pytestmark = pytest.mark.no_index_seed
 
 
 def test_shipped_index_is_current():
-    key = cache_key(load_article(), LocalE5(), default_phrases())
+    key = cache_key(load_article(), LocalE5())
     assert _load(SHIPPED_DIR / key) is not None, "the shipped index is stale: run `make ship-index` and commit knowledge/index"
     assert [p.name for p in SHIPPED_DIR.iterdir()] == [key], "only the current index should be shipped"
 

@@ -1,4 +1,4 @@
-"""The knowledge index: chunks and sentences with their vectors, cached on disk.
+"""The knowledge index: chunks and section cards with their vectors, cached on disk.
 
 The cache folder is named by a fingerprint of the source, the section map, the chunking
 recipe and the embedding model, so any change to one of them builds a new index by
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -24,47 +23,21 @@ from .embeddings import Embedder
 from .source import Article, knowledge_dir
 from ..types import Chunk
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6  # 6: no sentence or phrase vectors (quotes come from knowledge/quotes.yaml)
 # A prebuilt index for the bundled article and model ships inside the package (refresh it with
 # `python -m agent.article.index --ship`); it is used only when its cache key matches exactly.
 SHIPPED_DIR = knowledge_dir() / "index"
-_SENTENCE = re.compile(r"[^。！？!?；\n]+[。！？!?；]?")
-
-
-@dataclass
-class Sentence:
-    section_id: str
-    text: str
-    source_start: int
-    source_end: int
 
 
 @dataclass
 class IndexData:
     chunks: list[Chunk]
     chunk_vectors: np.ndarray
-    sentences: list[Sentence]
-    sentence_vectors: np.ndarray
     section_ids: list[str]
     section_vectors: np.ndarray
-    phrases: list[str]
-    phrase_vectors: np.ndarray
     path: Path | None = None
     built: bool = False
     build_seconds: float = 0.0
-
-
-def split_sentences(article: Article) -> list[Sentence]:
-    """Every sentence of every section, with offsets into the source file."""
-    out = []
-    for sec in article.sections:
-        for m in _SENTENCE.finditer(sec.text):
-            text = m.group(0).strip().lstrip("•").strip()
-            if len(text) < 12:  # captions such as 图片由作者提供 are not quotable reasons
-                continue
-            start = sec.start + m.start() + m.group(0).index(text)
-            out.append(Sentence(sec.id, text, start, start + len(text)))
-    return out
 
 
 def passage_text(chunk: Chunk, title_en: str) -> str:
@@ -77,22 +50,11 @@ def section_card(section) -> str:
     return f"{' / '.join(section.heading_path)}\n{section.title_en}. {section.summary_en}"
 
 
-def cache_key(article: Article, embedder: Embedder, phrases: list[str]) -> str:
-    phrase_hash = hashlib.sha256("\n".join(phrases).encode()).hexdigest()[:12]
-    recipe = (f"{article.fingerprint()}|{CHUNK_CHARS}|{CHUNK_OVERLAP}|{embedder.name}|{phrase_hash}"
-              f"|v{INDEX_VERSION}")
-    return hashlib.sha256(recipe.encode()).hexdigest()[:20]
-
-
-def default_phrases() -> list[str]:
-    """The English texts citations are chosen for (reason, caveat and question templates)."""
-    from ..wording import wording
-
-    w = wording()
-    out = [t.en for by_value in w.reasons.values() for t in by_value.values()]
-    out += [w.prompting_reason.en, w.use_case_reason["en"]]
-    out += [c.en for c in w.caveats.values()] + [q.en.why for q in w.questions.values()]
-    return sorted(set(out))
+def cache_key(article: Article, embedder: Embedder) -> str:
+    """The index folder's name: what the index was built from. Not an identifier (it has a dash), so
+    setuptools never takes the shipped folder for a Python package."""
+    recipe = f"{article.fingerprint()}|{CHUNK_CHARS}|{CHUNK_OVERLAP}|{embedder.name}|v{INDEX_VERSION}"
+    return f"v{INDEX_VERSION}-" + hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 
 def _sha(path: Path) -> str:
@@ -110,13 +72,9 @@ def _load(folder: Path) -> IndexData | None:
                 return None
         raw = json.loads((folder / "chunks.json").read_text("utf-8"))
         chunks = [Chunk.model_validate(c) for c in raw["chunks"]]
-        sentences = [Sentence(**s) for s in raw["sentences"]]
         vec = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in _VECTORS}
-        data = IndexData(chunks, vec["chunk_vectors"], sentences, vec["sentence_vectors"],
-                         raw["section_ids"], vec["section_vectors"], raw["phrases"], vec["phrase_vectors"],
-                         path=folder)
-        sizes = ((data.chunk_vectors, chunks), (data.sentence_vectors, sentences),
-                 (data.section_vectors, data.section_ids), (data.phrase_vectors, data.phrases))
+        data = IndexData(chunks, vec["chunk_vectors"], raw["section_ids"], vec["section_vectors"], path=folder)
+        sizes = ((data.chunk_vectors, chunks), (data.section_vectors, data.section_ids))
         if any(v.shape[0] != len(items) for v, items in sizes):
             return None
         return data
@@ -124,35 +82,25 @@ def _load(folder: Path) -> IndexData | None:
         return None
 
 
-_VECTORS = ("chunk_vectors", "sentence_vectors", "section_vectors", "phrase_vectors")
+_VECTORS = ("chunk_vectors", "section_vectors")
 
 
-def build(article: Article, embedder: Embedder, phrases: list[str] = (),
-          cache: "VectorCache | None" = None) -> IndexData:
-    """Chunk, split and embed the article, its section cards and the advisor's fixed phrases.
+def build(article: Article, embedder: Embedder, cache: "VectorCache | None" = None) -> IndexData:
+    """Chunk and embed the article and its section cards.
 
     With a `cache`, a text embedded by an earlier build (same embedder) is not embedded again,
-    so an edit to the article re-embeds only the chunks and sentences it changed.
+    so an edit to the article re-embeds only the chunks it changed.
     """
     t0 = time.perf_counter()
     cache = cache or VectorCache(None)
     titles = {s.id: s.title_en for s in article.sections}
     chunks = chunk_article(article)
-    sentences = split_sentences(article)
     sections = list(article.sections)
     passages = lambda texts: cache.embed(texts, "passage", embedder.passages)  # noqa: E731
     cv = passages([passage_text(c, titles[c.section_id]) for c in chunks])
-    sv = passages([s.text for s in sentences])
     secv = passages([section_card(s) for s in sections])
-    # Fixed phrases (reason templates) are embedded as queries once, here, so that picking a
-    # citation's quote at run time costs a dot product instead of a model call.
-    if not phrases:
-        pv = np.zeros((0, cv.shape[1]), np.float32)
-    else:
-        queries = getattr(embedder, "queries", None) or (lambda ts: np.stack([embedder.query(t) for t in ts]))
-        pv = cache.embed(list(phrases), "query", queries)
-    return IndexData(chunks, cv, sentences, sv, [s.id for s in sections], secv, list(phrases), pv,
-                     built=True, build_seconds=time.perf_counter() - t0)
+    return IndexData(chunks, cv, [s.id for s in sections], secv, built=True,
+                     build_seconds=time.perf_counter() - t0)
 
 
 class VectorCache:
@@ -220,8 +168,7 @@ def _save(data: IndexData, folder: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
     try:
         payload = {"chunks": [c.model_dump() for c in data.chunks],
-                   "sentences": [s.__dict__ for s in data.sentences],
-                   "section_ids": data.section_ids, "phrases": data.phrases}
+                   "section_ids": data.section_ids}
         (tmp / "chunks.json").write_text(json.dumps(payload, ensure_ascii=False), "utf-8")
         for name in _VECTORS:
             np.save(tmp / f"{name}.npy", getattr(data, name))
@@ -236,10 +183,9 @@ def _save(data: IndexData, folder: Path) -> None:
 
 
 def load_or_build(article: Article, embedder: Embedder, index_dir: Path,
-                  rebuild: bool = False, phrases: list[str] | None = None) -> IndexData:
+                  rebuild: bool = False) -> IndexData:
     """The cached index for this article and embedder; built (and saved) when missing or bad."""
-    phrases = list(phrases if phrases is not None else default_phrases())
-    key = cache_key(article, embedder, phrases)
+    key = cache_key(article, embedder)
     folder = index_dir / key
     if not rebuild:
         data = _load(folder)
@@ -256,7 +202,7 @@ def load_or_build(article: Article, embedder: Embedder, index_dir: Path,
             return shipped
     # A forced rebuild embeds everything afresh (and refreshes the kept vectors).
     cache = VectorCache(vector_cache_path(index_dir, embedder), load=not rebuild)
-    data = build(article, embedder, phrases, cache)
+    data = build(article, embedder, cache)
     try:
         _save(data, folder)
         data.path = folder
@@ -268,8 +214,8 @@ def load_or_build(article: Article, embedder: Embedder, index_dir: Path,
 
 def ship(article: Article, embedder: Embedder) -> Path:
     """Write the index for the bundled article and model into the package (replacing the old one)."""
-    data = build(article, embedder, default_phrases())
-    folder = SHIPPED_DIR / cache_key(article, embedder, data.phrases)
+    data = build(article, embedder)
+    folder = SHIPPED_DIR / cache_key(article, embedder)
     if SHIPPED_DIR.exists():
         shutil.rmtree(SHIPPED_DIR)
     _save(data, folder)

@@ -14,7 +14,7 @@ import numpy as np
 from .bm25 import BM25
 from .embeddings import Embedder
 from ..errors import UserError
-from .index import SHIPPED_DIR, IndexData, Sentence, load_or_build
+from .index import SHIPPED_DIR, IndexData, load_or_build
 from .source import Article
 from ..textproc import tokenize
 from .glossary import expansion_tokens
@@ -67,20 +67,12 @@ class KnowledgeIndex:
         self._vocab = self._bm25.vocab
         sec_pos = {sid: i for i, sid in enumerate(data.section_ids)}
         self._chunk_section = np.array([sec_pos[c.section_id] for c in data.chunks])
-        self._phrase_pos = {p: i for i, p in enumerate(data.phrases)}
-        self._sent_by_section: dict[str, list[int]] = {}
-        for i, s in enumerate(data.sentences):
-            self._sent_by_section.setdefault(s.section_id, []).append(i)
 
     @classmethod
     def open(cls, article: Article, embedder: Embedder, index_dir: Path,
              rebuild: bool = False) -> "KnowledgeIndex":
         """Load the cached index (building it when needed)."""
         return cls(article, embedder, load_or_build(article, embedder, index_dir, rebuild))
-
-    def _vector(self, text: str) -> np.ndarray:
-        pos = self._phrase_pos.get(text)
-        return self.data.phrase_vectors[pos] if pos is not None else self.embedder.query(text)
 
     def _rank(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         qv = self.embedder.query(query)
@@ -126,14 +118,6 @@ class KnowledgeIndex:
                          source_start=c.source_start, source_end=c.source_end)
             for i in order for c in [self.data.chunks[i]]
         ]
-
-    def best_sentence(self, section_id: str, query: str) -> Sentence | None:
-        """The sentence of a section that best matches `query` (for a short verbatim quote)."""
-        idx = self._sent_by_section.get(section_id)
-        if not idx:
-            return None
-        sims = self.data.sentence_vectors[idx] @ self._vector(query)
-        return self.data.sentences[idx[int(np.argmax(sims))]]
 
     def as_llama_retriever(self, k: int = 5):
         """This index as a llama-index `BaseRetriever`."""

@@ -141,7 +141,7 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild even if
         raise UserError(f"the index was built but could not be saved in {s.index_dir}: "
                         "set ADVISOR_HOME to a writable folder")
     state = f"built in {d.build_seconds:.1f}s" if d.built else "already up to date"
-    _out().print(f"Index {state}: {len(d.chunks)} chunks, {len(d.sentences)} sentences, "
+    _out().print(f"Index {state}: {len(d.chunks)} chunks, "
               f"{len(ix.article.sections)} sections, model {ix.embedder.name}\n  {d.path}")
 
 
