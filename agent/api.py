@@ -312,7 +312,6 @@ class Advisor:
 
     def _final(self, state: InterviewState) -> Turn:
         from .deciding.policy import decide, profile_distributions
-        from .wording import wording
 
         outcome = decide(state.profile, on_topic=state.on_topic or bool(state.core_known()),
                          contradictions=state.contradictions)

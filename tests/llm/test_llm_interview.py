@@ -6,7 +6,7 @@ import re
 
 import pytest
 from fake_openai import chat
-from llm_fakes import OFFLINE_ADVICE, TEST_KEY, FakeFallback, FakeRetriever, make_rec
+from llm_fakes import TEST_KEY, FakeFallback, FakeRetriever, make_rec
 
 from agent.llm.client import LLMClient
 from agent.engines.llm import LLMEngine
