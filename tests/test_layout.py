@@ -88,19 +88,18 @@ def test_packages_import_only_what_they_may(package):
     assert not bad, f"{package} may import only {sorted(may)}; found:\n" + "\n".join(bad)
 
 
-def test_fronts_import_only_the_api_and_the_types():
-    bad = sorted(f"{m} -> {t}" for m, targets in GRAPH.items() if m.startswith("agent.fronts")
-                 for t in targets if t not in FRONT_MAY_IMPORT and not t.startswith("agent.fronts"))
-    assert not bad, "front-ends import only agent.api, agent.types and agent.errors:\n" + "\n".join(bad)
+def front_violations(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{m} -> {t}" for m, targets in graph.items() if m.startswith("agent.fronts")
+                  for t in targets if t not in FRONT_MAY_IMPORT and not t.startswith("agent.fronts"))
 
 
-def test_no_import_cycles():
+def cycles_in(graph: dict[str, set[str]]) -> list[list[str]]:
     cycles, state, stack = [], {}, []
 
     def visit(m):
         state[m] = "open"
         stack.append(m)
-        for t in sorted(GRAPH[m]):
+        for t in sorted(graph.get(m, ())):
             if t.startswith(m + ".") or m.startswith(t + "."):
                 continue  # a package and its own modules
             if state.get(t) == "open":
@@ -110,9 +109,19 @@ def test_no_import_cycles():
         stack.pop()
         state[m] = "done"
 
-    for m in sorted(GRAPH):
+    for m in sorted(graph):
         if m not in state:
             visit(m)
+    return cycles
+
+
+def test_fronts_import_only_the_api_and_the_types():
+    bad = front_violations(GRAPH)
+    assert not bad, "front-ends import only agent.api, agent.types and agent.errors:\n" + "\n".join(bad)
+
+
+def test_no_import_cycles():
+    cycles = cycles_in(GRAPH)
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
@@ -134,12 +143,13 @@ def test_nothing_outside_the_api_writes_an_advisors_attributes():
 
 
 def test_the_rules_can_fail():
-    """The checker sees a forbidden import when one is there (guards against a vacuous graph)."""
+    """The checkers see a forbidden import and a cycle when there is one (and the graph is not empty)."""
     assert "agent.api" in GRAPH["agent.fronts.cli.main"]
     assert "agent.deciding.policy" in GRAPH["agent.api"]
-    fake = {"agent.fronts.x": {"agent.deciding.policy"}}
-    bad = [t for m, ts in fake.items() for t in ts if t not in FRONT_MAY_IMPORT]
-    assert bad == ["agent.deciding.policy"]
+    fake = {"agent.fronts.x": {"agent.api", "agent.deciding.policy", "agent.fronts.y"},
+            "agent.fronts.y": {"agent.fronts.x"}}
+    assert front_violations(fake) == ["agent.fronts.x -> agent.deciding.policy"]
+    assert cycles_in(fake) == [["agent.fronts.x", "agent.fronts.y", "agent.fronts.x"]]
 
 
 def test_each_list_of_names_is_written_once_and_the_rest_agree():

@@ -2,21 +2,13 @@
 an independently labelled set of acceptable sentences per claim (evals/quotes/claims.v1.yaml)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
 from agent.article.quotes import Q_STRUCT, check_quote_map, is_structural, load_quote_map
-from agent.article.source import load_article, squash
+from agent.article.source import load_article
 from agent.types import CORE_DIMENSIONS, QuoteMap, QuoteSpec
 from agent.wording import wording
-
-LABELS = Path(__file__).resolve().parents[1] / "evals" / "quotes" / "claims.v1.yaml"
-
-
-def labelled() -> dict[str, dict]:
-    return {c["id"]: c for c in yaml.safe_load(LABELS.read_text("utf-8"))["claims"]}
+from evals.quote_labels import QuoteLabels
 
 
 def claims_the_advisor_can_make() -> set[str]:
@@ -54,25 +46,18 @@ def test_every_claim_the_advisor_can_make_has_a_quote():
     assert not missing
 
 
-def _verdict(quote: str, label: dict) -> str:
-    q = squash(quote)
-    if any(q in squash(s) for s in label["rejected"]):
-        return "rejected"
-    return "acceptable" if any(q in squash(s) for s in label["acceptable"]) else "not listed"
-
-
 def test_each_quote_is_one_the_labeller_accepted():
     """The quote relevance rate on the labelled set must stay 100% (a quote shortened at a clause
     boundary counts as its sentence)."""
-    labels, quotes = labelled(), load_quote_map().claims
-    judged = {cid: _verdict(spec.quote, labels[cid]) for cid, spec in quotes.items() if cid in labels}
+    labels, quotes = QuoteLabels(), load_quote_map().claims
+    judged = {cid: labels.verdict(cid, spec.quote) for cid, spec in quotes.items() if cid in labels.claims}
     assert len(judged) >= 30
     wrong = {cid: v for cid, v in judged.items() if v != "acceptable"}
     assert not wrong, wrong
 
 
 def test_a_wrong_quote_would_be_caught():
-    labels = labelled()
+    labels = QuoteLabels()
     transition = "然而,在深入研究用例之前,我们在选择方法之前还应该考虑几个关键方面:"
-    assert _verdict(transition, labels["external_knowledge.no"]) == "rejected"
-    assert _verdict("微调可能会变得昂贵,尤其是对于非常大的模型。", labels["caveat.latency"]) == "not listed"
+    assert labels.verdict("external_knowledge.no", transition) == "rejected"
+    assert labels.verdict("caveat.latency", "微调可能会变得昂贵,尤其是对于非常大的模型。") == "not_listed"
